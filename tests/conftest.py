@@ -1,0 +1,39 @@
+"""Shared pytest fixtures.
+
+Real-data tests read ``../shared/data`` (beside the repository, present in CI). Where it is
+absent (a user's clone) they skip with a clear reason. ``GENOAPP_SHARED`` overrides the path.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("GENOAPP_SHARED", REPO_ROOT.parent / "shared")).resolve()
+SHARED_DATA = SHARED / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """Path of ``../shared/data``; skips the test where it is absent."""
+    if not (SHARED_DATA / "README.md").is_file():
+        pytest.skip(f"real-data test: {SHARED_DATA} not found (set GENOAPP_SHARED or run in CI)")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def plink19() -> str:
+    """Path of the ``plink1.9`` executable; skips where it is not installed."""
+    exe = shutil.which("plink1.9") or shutil.which("plink")
+    if exe is None:
+        pytest.skip("reference test: plink1.9 not installed (apt-get install plink1.9; .ci/run does)")
+    return exe
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO_ROOT
