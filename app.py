@@ -1,0 +1,42 @@
+"""genoapp: point-and-click genotype -> phenotype deep learning.
+
+Run with ``streamlit run app.py``. The app opens with the built-in demo cohort loaded; the pages
+walk the case/control path Data -> QC -> Features -> Train -> Capsule insights. All computation
+lives in the ``genoapp`` package; pages are thin.
+"""
+
+import streamlit as st
+
+from genoapp.ui import state
+from genoapp.ui.errors import guard
+
+st.set_page_config(page_title="genoapp", page_icon=":material/genetics:", layout="wide")
+
+PAGES = [
+    st.Page("pages/data.py", title="Data", icon=":material/database:", default=True),
+    st.Page("pages/qc.py", title="QC", icon=":material/filter_alt:"),
+    st.Page("pages/features.py", title="Features", icon=":material/hub:"),
+    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("pages/insights.py", title="Capsule insights", icon=":material/insights:"),
+]
+nav = st.navigation(PAGES)
+
+with guard("Loading the demo cohort"):
+    state.ensure_demo_loaded()
+
+with st.sidebar:
+    st.markdown("### genoapp")
+    loaded = state.get("cohort")
+    if loaded is not None:
+        c = loaded["cohort"]
+        st.caption(f"**Cohort:** {c.name}  \n{c.n_samples:,} samples × {c.n_variants:,} variants")
+    sel = state.get("selection")
+    if sel is not None:
+        st.caption(f"**Selection:** {sel['cohort'].n_samples:,} samples, phenotype `{sel['phenotype']}`")
+    done = [s for s in ("qc", "features", "train", "coupling") if state.get(s) is not None]
+    st.caption("**Steps done:** " + (", ".join(done) if done else "none yet"))
+    from genoapp.train import device_description, resolve_device
+
+    st.caption(f"**Device:** {device_description(resolve_device('auto'))}")
+
+nav.run()

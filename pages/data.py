@@ -1,0 +1,112 @@
+"""Data page: load genotypes and phenotypes, reconcile IDs, choose samples and the phenotype."""
+
+import tempfile
+from pathlib import Path
+
+import streamlit as st
+
+from genoapp.cohort import Cohort
+from genoapp.io import is_binary_trait
+from genoapp.plots import cases_controls_bar
+from genoapp.ui import state
+from genoapp.ui.errors import guard
+from genoapp.ui.widgets import download_csv, figure
+
+st.title("Data")
+st.write("Genotypes in PLINK 1 binary format (.bed/.bim/.fam; the dosage counts allele A1, bim "
+         "column 5) and a phenotype table keyed by FID and IID (tab or comma separated; "
+         "`NA`, `-9` or empty = missing).")
+
+with st.expander("Load another cohort", expanded=False):
+    how = st.radio("Source", ["Built-in demo cohort", "Files on the server", "Upload files"],
+                   horizontal=True, key="data_source")
+    if how == "Built-in demo cohort":
+        if st.button("Reload the demo cohort", key="load_demo"):
+            state.put("cohort", None)
+            with guard("Loading the demo cohort"):
+                state.ensure_demo_loaded()
+    elif how == "Files on the server":
+        bed = st.text_input("PLINK prefix or .bed path", key="path_bed",
+                            placeholder="/data/study/cohort (or /data/study/cohort.bed)")
+        pheno = st.text_input("Phenotype table (optional)", key="path_pheno")
+        covar = st.text_input("Covariate table (optional: batch, population, ...)", key="path_covar")
+        if st.button("Load", key="load_paths", disabled=not bed):
+            with guard("Loading the files"):
+                c = Cohort.from_files(bed.strip(), phenotypes=pheno.strip() or None,
+                                      covariates=covar.strip() or None, name=Path(bed.strip()).name)
+                state.put("cohort", {"cohort": c, "source": "path"})
+    else:
+        files = st.file_uploader("The .bed, .bim and .fam files, plus optional phenotype/covariate tables",
+                                 accept_multiple_files=True, key="uploads")
+        pheno_name = st.selectbox("Phenotype table among the uploads",
+                                  ["(none)"] + [f.name for f in files or [] if not f.name.endswith((".bed", ".bim", ".fam"))],
+                                  key="upload_pheno")
+        if st.button("Load uploaded files", key="load_uploads", disabled=not files):
+            with guard("Loading the uploaded files"):
+                tmp = Path(tempfile.mkdtemp(prefix="genoapp_upload_"))
+                for f in files:
+                    (tmp / Path(f.name).name).write_bytes(f.getbuffer())
+                beds = sorted(tmp.glob("*.bed"))
+                if len(beds) != 1:
+                    st.error(f"Upload exactly one .bed file with its .bim and .fam; found {len(beds)} .bed files.")
+                    st.stop()
+                pheno_path = tmp / pheno_name if pheno_name != "(none)" else None
+                c = Cohort.from_files(beds[0], phenotypes=pheno_path, name=beds[0].stem)
+                state.put("cohort", {"cohort": c, "source": "upload"})
+
+loaded = state.get("cohort")
+if loaded is None:
+    st.info("No cohort loaded.")
+    st.stop()
+cohort: Cohort = loaded["cohort"]
+
+st.subheader(cohort.name)
+m1, m2, m3 = st.columns(3)
+m1.metric("Samples", f"{cohort.n_samples:,}")
+m2.metric("Variants", f"{cohort.n_variants:,}")
+m3.metric("Chromosomes", f"{cohort.variants['chrom'].nunique()}")
+if cohort.id_report is not None:
+    with st.expander("Sample ID reconciliation (genotypes vs tables)", expanded=bool(cohort.id_report.messages())):
+        st.dataframe(cohort.id_report.summary(), hide_index=True)
+        for msg in cohort.id_report.messages():
+            st.warning(msg)
+
+st.subheader("Samples and phenotype")
+columns = [c for c in cohort.samples.columns if c not in ("sample_index", "FID", "IID", "father", "mother", "sex", "phenotype")]
+binary = [c for c in columns if is_binary_trait(cohort.samples[c])]
+if not binary:
+    st.warning("No binary (case/control) phenotype column found. Load a phenotype table with a "
+               "0/1 or 1/2 coded column.")
+    st.stop()
+default_pheno = loaded.get("default_phenotype")
+phenotype = st.selectbox("Case/control phenotype", binary, key="phenotype",
+                         index=binary.index(default_pheno) if default_pheno in binary else 0)
+batch_candidates = [c for c in columns if c != phenotype and 1 < cohort.samples[c].nunique() <= 50]
+default_batch = loaded.get("default_batch")
+batch_column = st.selectbox("Batch / cohort column", ["(none)"] + batch_candidates, key="batch_column",
+                            index=1 + batch_candidates.index(default_batch) if default_batch in batch_candidates else 0)
+batch_column = None if batch_column == "(none)" else batch_column
+c1, c2 = st.columns(2)
+batches = None
+if batch_column:
+    values = sorted(cohort.samples[batch_column].dropna().astype(str).unique())
+    batches = c1.multiselect(f"Keep {batch_column}", values, default=values, key="batches")
+sex_labels = {1: "male", 2: "female", 0: "unknown"}
+present = sorted(int(s) for s in cohort.samples["sex"].unique())
+sexes = c2.multiselect("Keep sex", present, default=present, format_func=lambda s: sex_labels.get(s, str(s)),
+                       key="sexes")
+
+with guard("Selecting samples"):
+    sel = state.select(cohort, phenotype, batch_column=batch_column, batches=batches, sexes=sexes)
+    selected, y, coding = sel["cohort"], sel["y"], sel["coding"]
+    st.caption(coding.message)
+    table = selected.cases_controls_table(phenotype, batch_column=batch_column)
+    left, right = st.columns([2, 3])
+    with left:
+        st.dataframe(table, hide_index=True)
+        download_csv(table, "cases_controls_per_batch.csv")
+    with right:
+        figure(cases_controls_bar(table), key="cc_bar")
+    st.success(f"Selection: {selected.n_samples:,} samples with a phenotype "
+               f"({int((y == 1).sum()):,} cases, {int((y == 0).sum()):,} controls). Next: QC.")
+    st.page_link("pages/qc.py", label="Go to QC", icon=":material/arrow_forward:")

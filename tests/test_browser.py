@@ -1,0 +1,110 @@
+"""Real-browser test: Playwright drives Debian's chromium through the demo path of the app.
+
+Starts ``streamlit run app.py`` on a free loopback port, walks Data -> QC -> Features -> Train
+-> Capsule insights with a short training run, checks that both coupling heatmaps render and
+saves a screenshot (``test-artifacts/insights.png``). Skipped only where chromium is absent.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (apt-get install chromium; .ci/run does)"),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    port = _free_port()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    artifacts = REPO / "test-artifacts"
+    artifacts.mkdir(exist_ok=True)
+    log = open(artifacts / "streamlit.log", "w")  # noqa: SIM115 (closed in teardown)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1",
+         "--server.port", str(port), "--server.headless", "true",
+         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.terminate()
+        pytest.fail("streamlit did not become healthy within 90 s; see test-artifacts/streamlit.log")
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+def test_demo_path_in_a_real_browser(server):
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run",
+                  "--disable-dev-shm-usage", "--disable-quic"],
+        )
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(180_000)
+        page.goto(server)
+        expect(page.get_by_role("heading", name="Data")).to_be_visible()
+        expect(page.get_by_text("Selection:")).to_be_visible()
+
+        page.get_by_role("link", name="QC").first.click()
+        page.get_by_role("button", name="Run QC").click()
+        expect(page.get_by_text("Kept ")).to_be_visible()
+
+        page.get_by_role("link", name="Features").first.click()
+        page.get_by_role("button", name="Build features").click()
+        expect(page.get_by_text("Features (PCs)")).to_be_visible()
+
+        page.get_by_role("link", name="Train").first.click()
+        epochs = page.get_by_label("Epochs")
+        epochs.fill("2")
+        epochs.press("Tab")
+        page.get_by_role("button", name="Train", exact=True).click()
+        expect(page.get_by_text("Test-set metrics")).to_be_visible()
+
+        page.get_by_role("link", name="Capsule insights").first.click()
+        expect(page.get_by_text("Training samples (n =")).to_be_visible()
+        expect(page.get_by_text("Test samples (n =")).to_be_visible()
+        heatmaps = page.locator(".js-plotly-plot")
+        expect(heatmaps.nth(1)).to_be_visible()
+        out = REPO / "test-artifacts"
+        out.mkdir(exist_ok=True)
+        page.screenshot(path=str(out / "insights.png"), full_page=True)
+        browser.close()
+    assert (out / "insights.png").stat().st_size > 10_000
