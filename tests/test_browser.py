@@ -78,33 +78,49 @@ def test_demo_path_in_a_real_browser(server):
                   "--disable-dev-shm-usage", "--disable-quic"],
         )
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.set_default_timeout(180_000)
-        page.goto(server)
-        expect(page.get_by_role("heading", name="Data")).to_be_visible()
-        expect(page.get_by_text("Selection:")).to_be_visible()
-
-        page.get_by_role("link", name="QC").first.click()
-        page.get_by_role("button", name="Run QC").click()
-        expect(page.get_by_text("Kept ")).to_be_visible()
-
-        page.get_by_role("link", name="Features").first.click()
-        page.get_by_role("button", name="Build features").click()
-        expect(page.get_by_text("Features (PCs)")).to_be_visible()
-
-        page.get_by_role("link", name="Train").first.click()
-        epochs = page.get_by_label("Epochs")
-        epochs.fill("2")
-        epochs.press("Tab")
-        page.get_by_role("button", name="Train", exact=True).click()
-        expect(page.get_by_text("Test-set metrics")).to_be_visible()
-
-        page.get_by_role("link", name="Capsule insights").first.click()
-        expect(page.get_by_text("Training samples (n =")).to_be_visible()
-        expect(page.get_by_text("Test samples (n =")).to_be_visible()
-        heatmaps = page.locator(".js-plotly-plot")
-        expect(heatmaps.nth(1)).to_be_visible()
+        timeout_ms = int(os.environ.get("GENOAPP_BROWSER_TIMEOUT_MS", "180000"))
+        page.set_default_timeout(timeout_ms)
+        expect.set_options(timeout=timeout_ms)
         out = REPO / "test-artifacts"
         out.mkdir(exist_ok=True)
+        try:
+            _walk(page, server, expect)
+        except Exception:
+            page.screenshot(path=str(out / "failure.png"), full_page=True)
+            raise
         page.screenshot(path=str(out / "insights.png"), full_page=True)
         browser.close()
     assert (out / "insights.png").stat().st_size > 10_000
+
+
+def _nav(page, name):
+    """Click a page in the sidebar navigation."""
+    page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=name).click()
+
+
+def _walk(page, server, expect):
+    page.goto(server)
+    expect(page.get_by_role("heading", name="Data")).to_be_visible()
+    expect(page.get_by_text("samples with a phenotype")).to_be_visible()
+
+    _nav(page, "QC")
+    page.get_by_role("button", name="Run QC").click()
+    expect(page.get_by_text("Kept 1,485 samples")).to_be_visible()
+    page.screenshot(path=str(REPO / "test-artifacts" / "qc.png"), full_page=True)
+
+    _nav(page, "Features")
+    page.get_by_role("button", name="Build features").click()
+    expect(page.get_by_text("Features (PCs)")).to_be_visible()
+
+    _nav(page, "Train")
+    epochs = page.get_by_label("Epochs")
+    epochs.fill("2")
+    epochs.press("Tab")
+    page.get_by_role("button", name="Train", exact=True).click()
+    expect(page.get_by_text("Test-set metrics")).to_be_visible()
+
+    _nav(page, "Capsule insights")
+    expect(page.get_by_text("Training samples (n =")).to_be_visible()
+    expect(page.get_by_text("Test samples (n =")).to_be_visible()
+    heatmaps = page.locator(".js-plotly-plot")
+    expect(heatmaps.nth(1)).to_be_visible()

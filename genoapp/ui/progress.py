@@ -38,7 +38,7 @@ class StreamlitProgress(Callback):
                            text=f"{self.label}: epoch {epoch}/{self.n_epochs}, "
                                 f"loss {logs.get('train_loss', float('nan')):.4f}, "
                                 f"training accuracy {acc:.3f}")
-        self._chart.plotly_chart(training_curves(pd.DataFrame(self._rows)), use_container_width=True,
+        self._chart.plotly_chart(training_curves(pd.DataFrame(self._rows)), width="stretch",
                                  key=f"live_curve_{epoch}")
 
     def on_train_end(self, logs: dict) -> None:

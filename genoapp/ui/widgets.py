@@ -15,4 +15,4 @@ def download_csv(df: pd.DataFrame, filename: str, *, label: str | None = None, k
 
 def figure(fig, *, key: str) -> None:
     """Show a plotly figure full width (its toolbar has PNG export)."""
-    st.plotly_chart(fig, use_container_width=True, key=key)
+    st.plotly_chart(fig, width="stretch", key=key)
