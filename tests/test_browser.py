@@ -83,13 +83,17 @@ def test_demo_path_in_a_real_browser(server):
         expect.set_options(timeout=timeout_ms)
         out = REPO / "test-artifacts"
         out.mkdir(exist_ok=True)
+        t0 = time.perf_counter()
         try:
             _walk(page, server, expect)
         except Exception:
             page.screenshot(path=str(out / "failure.png"), full_page=True)
             raise
+        seconds = time.perf_counter() - t0
         page.screenshot(path=str(out / "insights.png"), full_page=True)
         browser.close()
+    (out / "demo_path_seconds.txt").write_text(f"{seconds:.1f}\n")
+    print(f"demo path in the browser: {seconds:.1f} s")
     assert (out / "insights.png").stat().st_size > 10_000
 
 
@@ -113,9 +117,12 @@ def _walk(page, server, expect):
     expect(page.get_by_text("Features (PCs)")).to_be_visible()
 
     _nav(page, "Train")
-    epochs = page.get_by_label("Epochs")
-    epochs.fill("2")
-    epochs.press("Tab")
+    # a short run by default; GENOAPP_BROWSER_EPOCHS=default keeps the app's defaults (30 epochs)
+    n_epochs = os.environ.get("GENOAPP_BROWSER_EPOCHS", "2")
+    if n_epochs != "default":
+        epochs = page.get_by_label("Epochs")
+        epochs.fill(n_epochs)
+        epochs.press("Tab")
     page.get_by_role("button", name="Train", exact=True).click()
     expect(page.get_by_text("Test-set metrics")).to_be_visible()
 
