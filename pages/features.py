@@ -1,11 +1,11 @@
-"""Features page: balanced test split, SNP-to-gene annotation (or windows), imputation, Gene-PCA."""
+"""Features page: SNP-to-gene annotation (or windows), imputation, Gene-PCA on the QC page's split."""
 
 
 import streamlit as st
 
 from genoapp.demo import HG19_GENES
 from genoapp.io import read_gene_table
-from genoapp.pipeline import FeatureConfig, build_features, make_split
+from genoapp.pipeline import FeatureConfig, build_features
 from genoapp.plots import explained_variance_histogram, snps_per_gene_histogram
 from genoapp.ui import state
 from genoapp.ui.errors import guard
@@ -14,15 +14,12 @@ from genoapp.ui.widgets import download_csv, figure
 st.title("Features")
 qc = state.require("qc", "pages/qc.py", "QC")
 source = (state.get("cohort") or {}).get("source", "demo")
-st.write("The test set is drawn first (balanced 1:1 cases:controls) and set aside. By default "
-         "the missing-genotype imputation and the per-gene PCA are fitted on training samples "
-         "only and then applied to the test samples.")
+split = qc["split"]
+st.write(f"{len(split.train_idx):,} training and {len(split.test_idx):,} test samples (drawn on the QC "
+         "page). By default the missing-genotype imputation and the per-gene PCA are fitted on "
+         "training samples only and then applied to the test samples.")
 
 with st.form("features_form"):
-    c1, c2 = st.columns(2)
-    test_size = c1.slider("Test fraction", 0.05, 0.4, 0.10, 0.01, key="test_size",
-                          help="Fraction of samples in the balanced test set (DiseaseCapsule: 10 %).")
-    seed = c2.number_input("Random seed", 0, 2**31 - 1, 0, key="split_seed")
     kind = st.radio("Feature groups", ["genes", "windows"], horizontal=True, key="feature_kind",
                     index=0 if source == "demo" else 1,
                     format_func=lambda k: {"genes": "Genes (SNP-to-gene annotation)",
@@ -41,7 +38,6 @@ with st.form("features_form"):
 
 if submitted:
     with guard("Building features"):
-        split = make_split(qc["y"], test_size=test_size, random_state=int(seed))
         genes = None
         if kind == "genes":
             genes = read_gene_table(gene_path.strip() or HG19_GENES)
@@ -55,8 +51,6 @@ res = state.get("features")
 if res is None:
     st.stop()
 split, fs = res["split"], res["features"]
-st.subheader("Split")
-st.dataframe(split.table(), hide_index=True)
 st.subheader("Features")
 m1, m2, m3, m4 = st.columns(4)
 m1.metric("Genes" if fs.config.kind == "genes" else "Windows", f"{len(fs.summary):,}")

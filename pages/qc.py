@@ -5,6 +5,7 @@ import time
 import numpy as np
 import streamlit as st
 
+from genoapp.pipeline import make_split
 from genoapp.plots import qc_funnel, rate_histogram
 from genoapp.qc import (
     QCConfig,
@@ -22,8 +23,10 @@ sel = state.require("selection", "pages/data.py", "Data")
 cohort = sel["cohort"]
 st.write(f"{cohort.n_samples:,} samples × {cohort.n_variants:,} variants. Filters are applied in "
          "PLINK 1.9's order: sample call rate (`--mind`), then variant call rate (`--geno`), then "
-         "minor allele frequency (`--maf`), each on what the previous step kept. The filters do "
-         "not look at the phenotype.")
+         "minor allele frequency (`--maf`), each on what the previous step kept. These filters do "
+         "not look at the phenotype. The balanced test set is then drawn from the samples that "
+         "pass QC and set aside: every later step that is fitted (imputation, Gene-PCA, models) "
+         "sees training samples only.")
 
 
 def _threshold(label, key, default, help_text, max_value=1.0):
@@ -42,6 +45,11 @@ with st.form("qc_form"):
                       "Remove variants whose fraction of missing genotypes exceeds this (PLINK --geno).")
     maf = _threshold("Minor allele frequency below", "maf", 0.01,
                      "Remove variants whose minor allele frequency is below this (PLINK --maf).", 0.5)
+    st.markdown("**Test set** (drawn after QC, balanced 1:1 cases:controls)")
+    t1, t2 = st.columns(2)
+    test_size = t1.slider("Test fraction", 0.05, 0.4, 0.10, 0.01, key="test_size",
+                          help="Fraction of samples in the balanced test set (DiseaseCapsule: 10 %).")
+    seed = t2.number_input("Random seed of the split", 0, 2**31 - 1, 0, key="split_seed")
     submitted = st.form_submit_button("Run QC", type="primary", key="run_qc")
 
 if submitted:
@@ -53,7 +61,9 @@ if submitted:
         result = run_qc(G, cohort.samples, cohort.variants, config=QCConfig(mind=mind, geno=geno, maf=maf))
         t_qc = time.perf_counter() - t0
         keep_s, keep_v = result.sample_mask, result.variant_mask
+        split = make_split(sel["y"][keep_s], test_size=test_size, random_state=int(seed))
         state.put("qc", {
+            "split": split,
             "result": result,
             "G": np.ascontiguousarray(G[np.ix_(keep_s, keep_v)]),
             "samples": cohort.samples[keep_s].reset_index(drop=True),
@@ -77,6 +87,8 @@ st.success(f"Kept {result.n_samples_kept:,} samples and {result.n_variants_kept:
 summary = result.summary()
 st.dataframe(summary, hide_index=True)
 download_csv(summary, "qc_summary.csv")
+st.markdown("**Training and test sets**")
+st.dataframe(qc["split"].table(), hide_index=True)
 figure(qc_funnel(result), key="qc_funnel")
 c1, c2, c3 = st.columns(3)
 with c1:

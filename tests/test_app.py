@@ -78,15 +78,15 @@ def test_qc_page_runs_the_filters():
     at = _run_qc(_fresh())
     assert any("Kept 1,485 samples and 14,064 variants" in s.value for s in at.success)
     assert len(at.get("plotly_chart")) >= 4  # funnel + three histograms
+    split = at.dataframe[1].value
+    test_row = split[split["set"] == "test"].iloc[0]
+    assert test_row["cases"] == test_row["controls"] == 74
 
 
 def test_features_page_builds_gene_pca():
     at = _build_features(_run_qc(_fresh()))
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Features (PCs)"] == "8,849"
-    split = at.dataframe[0].value
-    test_row = split[split["set"] == "test"].iloc[0]
-    assert test_row["cases"] == test_row["controls"] == 74
 
 
 def test_train_page_trains_and_scores():
