@@ -38,9 +38,10 @@ with st.expander("Load another cohort", expanded=False):
     else:
         files = st.file_uploader("The .bed, .bim and .fam files, plus optional phenotype/covariate tables",
                                  accept_multiple_files=True, key="uploads")
-        pheno_name = st.selectbox("Phenotype table among the uploads",
-                                  ["(none)"] + [f.name for f in files or [] if not f.name.endswith((".bed", ".bim", ".fam"))],
-                                  key="upload_pheno")
+        tables = ["(none)"] + [f.name for f in files or [] if not f.name.endswith((".bed", ".bim", ".fam"))]
+        u1, u2 = st.columns(2)
+        pheno_name = u1.selectbox("Phenotype table among the uploads", tables, key="upload_pheno")
+        covar_name = u2.selectbox("Covariate table among the uploads", tables, key="upload_covar")
         if st.button("Load uploaded files", key="load_uploads", disabled=not files):
             with guard("Loading the uploaded files"):
                 tmp = Path(tempfile.mkdtemp(prefix="genoapp_upload_"))
@@ -51,7 +52,9 @@ with st.expander("Load another cohort", expanded=False):
                     st.error(f"Upload exactly one .bed file with its .bim and .fam; found {len(beds)} .bed files.")
                     st.stop()
                 pheno_path = tmp / pheno_name if pheno_name != "(none)" else None
-                c = Cohort.from_files(beds[0], phenotypes=pheno_path, name=beds[0].stem)
+                covar_path = tmp / covar_name if covar_name != "(none)" else None
+                c = Cohort.from_files(beds[0], phenotypes=pheno_path, covariates=covar_path,
+                                      name=beds[0].stem)
                 state.put("cohort", {"cohort": c, "source": "upload"})
 
 loaded = state.get("cohort")
