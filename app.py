@@ -5,10 +5,15 @@ walk the case/control path Data -> QC -> Features -> Train -> Capsule insights. 
 lives in the ``genoapp`` package; pages are thin.
 """
 
-import streamlit as st
+import os
 
-from genoapp.ui import state
-from genoapp.ui.errors import guard
+# torch's OpenMP threads spin while idle by default, which starves other work on small machines.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import streamlit as st  # noqa: E402
+
+from genoapp.ui import state  # noqa: E402
+from genoapp.ui.errors import guard  # noqa: E402
 
 st.set_page_config(page_title="genoapp", page_icon=":material/genetics:", layout="wide")
 
@@ -18,6 +23,7 @@ PAGES = [
     st.Page("pages/features.py", title="Features", icon=":material/hub:"),
     st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
     st.Page("pages/insights.py", title="Capsule insights", icon=":material/insights:"),
+    st.Page("pages/learn.py", title="Learn", icon=":material/school:"),
 ]
 nav = st.navigation(PAGES)
 

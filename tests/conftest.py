@@ -7,6 +7,9 @@ absent (a user's clone) they skip with a clear reason. ``GENOAPP_SHARED`` overri
 from __future__ import annotations
 
 import os
+
+# Idle OpenMP threads (torch) spin by default and starve the other tests on a 2-core machine.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import shutil
 from pathlib import Path
 

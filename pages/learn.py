@@ -1,0 +1,361 @@
+"""Learn page: teaching lessons with a known truth, one tab per lesson.
+
+Add a lesson by writing a ``render`` function (widgets keyed with a lesson prefix, state under
+``genoapp_learn_<lesson>_*``, no ``st.stop()``) and listing it in ``LESSONS``. All computation
+lives in ``genoapp.learn`` / ``genoapp.interpret`` / ``genoapp.plots``.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from genoapp.errors import InputDataError
+from genoapp.learn import (
+    LessonConfig,
+    prepare_sequences,
+    read_sequence_csv,
+    run_sequence_lesson,
+    simulate_sequences,
+)
+from genoapp.plots.learn import (
+    error_histogram,
+    loss_curves,
+    one_hot_figure,
+    phenotype_histograms,
+    position_scores_bar,
+    predicted_vs_observed,
+    sequence_logo,
+)
+from genoapp.train import Callback, device_description, resolve_device
+from genoapp.ui.errors import guard
+from genoapp.ui.widgets import download_csv, figure
+
+_SEQ = "genoapp_learn_seq_"  # session-state prefix of the sequence lesson
+
+
+class _LiveLoss(Callback):
+    """Progress bar and live loss curves for the lesson's CNN."""
+
+    def __init__(self, n_epochs: int):
+        self.n_epochs = n_epochs
+        self._bar = st.progress(0.0, text="CNN: starting")
+        self._chart = st.empty()
+        self._rows: list[dict] = []
+
+    def on_train_begin(self, info: dict) -> None:
+        self._bar.progress(0.0, text=f"CNN: training on {info.get('device', '')}, "
+                                     f"{info.get('n_train', 0):,} sequences")
+
+    def on_epoch_end(self, epoch: int, logs: dict) -> None:
+        self._rows.append(dict(logs))
+        self._bar.progress(min(epoch / self.n_epochs, 1.0),
+                           text=f"CNN: epoch {epoch}/{self.n_epochs} (early stopping may end "
+                                f"sooner), training MSE {logs['train_loss']:.4f}, validation "
+                                f"MSE {logs.get('val_loss', float('nan')):.4f}")
+        self._chart.plotly_chart(loss_curves(self._rows), width="stretch",
+                                 key=f"learn_seq_live_{epoch}")
+
+    def on_train_end(self, logs: dict) -> None:
+        self._bar.progress(1.0, text=f"CNN: done after {logs['epochs_completed']} epochs "
+                                     f"({logs['seconds']:.0f} s); weights of epoch "
+                                     f"{logs['best_epoch']} kept")
+
+
+def _get(name: str):
+    return st.session_state.get(_SEQ + name)
+
+
+def _put(name: str, value) -> None:
+    """Store a step of the lesson and clear the later ones (data -> prepared -> result)."""
+    order = ("data", "prepared", "result")
+    for later in order[order.index(name) + 1:]:
+        st.session_state.pop(_SEQ + later, None)
+    st.session_state[_SEQ + name] = value
+
+
+def _parse_loci(text: str, length: int) -> np.ndarray | None:
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        loci = np.array(sorted({int(v) for v in text.replace(";", ",").split(",") if v.strip()}))
+    except ValueError:
+        raise InputDataError(
+            f"Known causal loci: {text!r} is not a comma-separated list of whole numbers "
+            "(0-based positions, e.g. 52, 61, 71)."
+        ) from None
+    if loci.size and (loci.min() < 0 or loci.max() >= length):
+        raise InputDataError(
+            f"Known causal loci: positions must be in 0..{length - 1} for {length}-bp "
+            f"sequences; got {loci.min()}..{loci.max()}."
+        )
+    return loci
+
+
+def _data_section() -> None:
+    st.subheader("1. Sequences with a known truth")
+    source = st.radio("Data", ["Simulate (seeded)", "CSV on the server", "Upload a CSV"],
+                      horizontal=True, key="learn_seq_source",
+                      help="CSV format: columns 'sequences' (equal-length A/C/G/T strings) and "
+                           "'phenotypes' (numbers), as in the thesis' sequences_data.csv.")
+    if source == "Simulate (seeded)":
+        with st.form("learn_seq_sim_form"):
+            c1, c2, c3, c4 = st.columns(4)
+            n = c1.number_input("Sequences", 100, 20000, 9000, 500, key="learn_seq_n",
+                                help="The thesis used 9,000 (lesson range 8,000-10,000).")
+            length = c2.number_input("Length (bp)", 20, 1000, 200, 10, key="learn_seq_length",
+                                     help="The thesis used 200 (lesson range 200-350).")
+            n_causal = c3.number_input("Causal loci", 1, 50, 16, key="learn_seq_causal",
+                                       help="Thesis: 16 (lesson range 10-25).")
+            env = c4.number_input("Environment E, effect U(-E, E)", 0.0, 50.0, 2.0, 0.5,
+                                  key="learn_seq_env")
+            d1, d2, d3, d4 = st.columns(4)
+            pairs = d1.number_input("Pairwise epistatic terms", 0, 12, 3, key="learn_seq_pairs")
+            triples = d2.number_input("Three-way terms", 0, 8, 1, key="learn_seq_triples")
+            seed = d3.number_input("Seed", 0, 2**31 - 1, 0, key="learn_seq_seed")
+            ratio = d4.checkbox("Add the original's ratio term", value=False, key="learn_seq_ratio",
+                                help="c·e[a]/e[b]: explodes when e[b] is near 0 (unstable).")
+            go = st.form_submit_button("Simulate", key="learn_seq_simulate")
+        if ratio:
+            st.warning("The ratio term c·e[a]/e[b] is unstable: when e[b] is close to 0 a few "
+                       "sequences get extreme phenotypes that dominate the MSE. It is here to "
+                       "show that problem, not as a sensible default.", icon=":material/warning:")
+        if go or _get("data") is None:
+            with guard("Simulating sequences"):
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", UserWarning)  # shown above as st.warning
+                    data = simulate_sequences(
+                        int(n), length=int(length), n_causal=int(n_causal), n_pairs=int(pairs),
+                        n_triples=int(triples), ratio_term=bool(ratio), environment=float(env),
+                        random_state=int(seed))
+                _put("data", {"data": data, "causal": None})
+    else:
+        if source == "CSV on the server":
+            path = st.text_input("Path of the CSV", key="learn_seq_path",
+                                 placeholder="/data/sequences_data.csv")
+            upload = None
+        else:
+            upload = st.file_uploader("CSV with columns sequences, phenotypes", type=["csv"],
+                                      key="learn_seq_upload")
+            path = ""
+        loci_text = st.text_input("Known causal loci (optional, 0-based, comma-separated)",
+                                  key="learn_seq_known",
+                                  help="Marks them in the interpretation plots and counts how "
+                                       "many the model recovers.")
+        if st.button("Load", key="learn_seq_load"):
+            with guard("Loading the sequences"):
+                if upload is not None:
+                    data = read_sequence_csv(upload.getvalue(), name=upload.name)
+                elif path.strip():
+                    data = read_sequence_csv(path.strip())
+                else:
+                    raise InputDataError("No file: give a server path or upload a CSV first.")
+                _put("data", {"data": data, "causal": _parse_loci(loci_text, data.length)})
+
+    stored = _get("data")
+    if stored is None:
+        return
+    data = stored["data"]
+    st.success(f"{data.n_sequences:,} sequences of {data.length} bp ({data.source}); phenotype "
+               f"mean {data.phenotypes.mean():.2f}, SD {data.phenotypes.std(ddof=1):.2f}.")
+    truth = data.truth
+    if truth is not None:
+        with st.expander("The truth (what interpretation should find)", expanded=False):
+            st.caption(f"Reference sequence ({truth.length} bp); every sequence is this one "
+                       f"with 0-{truth.parameters['max_mutations']} point mutations, placed "
+                       f"{truth.parameters['causal_weight']:g}x more often at causal loci.")
+            st.code(truth.reference, language="text", wrap_lines=True)
+            st.dataframe(truth.loci_table().style.format(precision=2), hide_index=True)
+            if truth.epistasis:
+                st.dataframe(truth.epistasis_table().style.format(precision=3), hide_index=True)
+            download_csv(truth.loci_table(), "causal_loci_truth.csv", key="learn_seq_dl_truth")
+    st.dataframe(data.to_frame().head(5), hide_index=True)
+    download_csv(data.to_frame(), "sequences_data.csv", key="learn_seq_dl_data")
+
+
+def _split_section():
+    stored = _get("data")
+    if stored is None:
+        return None
+    data = stored["data"]
+    st.subheader("2. One-hot encoding and a leak-free split")
+    st.markdown(
+        "Each sequence becomes an L × 4 matrix with the columns **A, C, G, T in a fixed order** "
+        "(the thesis refitted its encoder on every sequence, so a sequence lacking a nucleotide "
+        "got shifted columns). The data are **split first**; the phenotype is then standardised "
+        "with the **training set's** mean and SD only (the thesis standardised all phenotypes "
+        "before splitting, which lets the test values into the scaler).")
+    c1, c2, c3 = st.columns(3)
+    tf = c1.number_input("Test fraction", 0.05, 0.5, 0.2, 0.05, key="learn_seq_test_fraction")
+    vf = c2.number_input("Validation fraction of the training set", 0.05, 0.5, 0.2, 0.05,
+                         key="learn_seq_val_fraction", help="For early stopping (never the test set).")
+    split_seed = c3.number_input("Split seed", 0, 2**31 - 1, 0, key="learn_seq_split_seed")
+    fingerprint = (id(data), float(tf), float(vf), int(split_seed))
+    prep = _get("prepared")
+    if prep is None or prep["fingerprint"] != fingerprint:
+        with guard("Encoding and splitting"):
+            _put("prepared", {"fingerprint": fingerprint,
+                              "prepared": prepare_sequences(data, test_fraction=float(tf),
+                                                            validation_fraction=float(vf),
+                                                            random_state=int(split_seed))})
+    prep = _get("prepared")
+    if prep is None:
+        return None
+    p = prep["prepared"]
+    figure(one_hot_figure(str(data.sequences[0]), p.X[0]), key="learn_seq_onehot")
+    c1, c2 = st.columns([2, 3])
+    with c1:
+        st.dataframe(p.split_table().style.format(precision=3), hide_index=True)
+        sd = float(p.scaler.scale_[0])
+        st.caption(f"Scaler fitted on the {p.training_idx.size:,} training-set phenotypes "
+                   f"only: mean {p.scaler.mean_[0]:.3f}, SD {sd:.3f}. KS test training vs "
+                   f"test: D = {p.ks_statistic:.3f}, p = {p.ks_pvalue:.3g} "
+                   f"({'no evidence the sets differ' if p.ks_pvalue >= 0.05 else 'the sets differ'}).")
+    with c2:
+        figure(phenotype_histograms({"all": p.y, "training": p.y[p.training_idx],
+                                     "test": p.y[p.test_idx]}, ks_statistic=p.ks_statistic,
+                                    ks_pvalue=p.ks_pvalue), key="learn_seq_hist")
+    return p
+
+
+def _train_section(p) -> None:
+    st.subheader("3. The thesis' CNN")
+    st.markdown(
+        "Conv1D (256 filters, kernel 3, **no activation** as in the thesis; ReLU offered) → "
+        "max-pool 4 → Dense 32 ReLU → dropout 0.05 → Dense 8 softplus → Dense 32 ReLU → "
+        "Dense 1; MSE, Adam, early stopping on the validation loss (best weights restored).")
+    defaults = LessonConfig()
+    with st.form("learn_seq_train_form"):
+        c1, c2, c3, c4 = st.columns(4)
+        act = c1.radio("Convolution activation", ["linear", "relu"], key="learn_seq_act",
+                       format_func=lambda v: {"linear": "none (thesis)", "relu": "ReLU"}[v])
+        epochs = c2.number_input("Max epochs", 1, 500, defaults.epochs, key="learn_seq_epochs")
+        batch = c3.number_input("Batch size", 8, 1024, defaults.batch_size, key="learn_seq_batch")
+        lr = c4.number_input("Learning rate (Adam)", 1e-5, 1e-1, defaults.learning_rate,
+                             format="%.0e", key="learn_seq_lr")
+        d1, d2, d3, d4 = st.columns(4)
+        patience = d1.number_input("Early-stopping patience", 1, 100, defaults.patience,
+                                   key="learn_seq_patience")
+        n_ism = d2.number_input("Sequences for in-silico mutagenesis", 1, 20000, defaults.n_ism,
+                                key="learn_seq_n_ism", help="Training sequences; 3 L mutants each.")
+        device = d3.selectbox("Device", ["auto", "cpu", "cuda"], key="learn_seq_device")
+        seed = d4.number_input("Seed", 0, 2**31 - 1, 0, key="learn_seq_train_seed")
+        submitted = st.form_submit_button("Train and interpret", type="primary", key="learn_seq_train")
+    if submitted:
+        with guard("Training the CNN"):
+            dev = resolve_device(device)
+            st.caption(f"Device: {device_description(dev)}")
+            config = LessonConfig(conv_activation=act, epochs=int(epochs), batch_size=int(batch),
+                                  learning_rate=float(lr), patience=int(patience),
+                                  n_ism=int(n_ism), device=device, random_state=int(seed))
+            result = run_sequence_lesson(p, config=config, callbacks=[_LiveLoss(int(epochs))],
+                                         causal_loci=_get("data")["causal"])
+            _put("result", result)
+
+
+def _results_section() -> None:
+    r = _get("result")
+    if r is None:
+        return
+    st.subheader("4. Results on the test set")
+    st.caption(f"Trained on {r.model.device_} in {r.seconds['train']:.0f} s; saliency "
+               f"{r.seconds['saliency']:.1f} s, in-silico mutagenesis {r.seconds['ism']:.1f} s "
+               f"({r.ism_rows.size} sequences).")
+    c1, c2 = st.columns([1, 2])
+    with c1:
+        table = r.metrics_table()
+        table["value"] = [f"{v:.4g}" if isinstance(v, float) else str(v) for v in table["value"]]
+        st.dataframe(table, hide_index=True)
+    with c2:
+        figure(loss_curves(r.history, best_epoch=r.metrics["best_epoch"]), key="learn_seq_loss")
+    c1, c2 = st.columns(2)
+    with c1:
+        figure(predicted_vs_observed(r.y_test, r.y_pred, r2=r.metrics["r2"],
+                                     mse=r.metrics["mse_original"]), key="learn_seq_scatter")
+    with c2:
+        figure(error_histogram(r.y_test, r.y_pred), key="learn_seq_errors")
+    preds = pd.DataFrame({"row": r.prepared.test_idx, "observed": r.y_test, "predicted": r.y_pred})
+    download_csv(preds, "test_predictions.csv", key="learn_seq_dl_pred")
+    download_csv(r.history, "learn_training_history.csv", key="learn_seq_dl_hist")
+
+    st.subheader("5. Which positions does the model use?")
+    st.markdown(
+        "**Gradient saliency**: mean |∂ŷ/∂x| over the 4 one-hot columns, averaged over the "
+        "training sequences. **In-silico mutagenesis**: every position of "
+        f"{r.ism_rows.size} training sequences changed to each of the 3 other nucleotides; "
+        "mean |change of the prediction| (phenotype units). Red bars: true causal loci.")
+    rec = r.recovery_table()
+    if rec is not None:
+        k = int(rec["top_k"].iloc[0])
+        st.info(f"Among the top {k} positions: saliency finds "
+                f"**{int(rec['causal_found'].iloc[0])}**, in-silico mutagenesis "
+                f"**{int(rec['causal_found'].iloc[1])}** of the {int(rec['n_causal'].iloc[0])} "
+                f"true causal loci; a random ranking would find "
+                f"{float(rec['random_expectation'].iloc[0]):.2f} on average.")
+        st.dataframe(rec.style.format({"random_expectation": "{:.2f}", "p_value": "{:.2g}"}),
+                     hide_index=True)
+    causal = r.causal
+    figure(position_scores_bar(r.saliency, causal=causal, top=r.config.top,
+                               title="Gradient saliency", yaxis_title="mean |∂ŷ/∂x|"),
+           key="learn_seq_saliency")
+    figure(position_scores_bar(r.ism, causal=causal, top=r.config.top,
+                               title="In-silico mutagenesis",
+                               yaxis_title="mean |Δ prediction| (phenotype units)"),
+           key="learn_seq_ism")
+    st.markdown(f"**Top {r.config.top} positions** (by saliency, plus those in the top "
+                f"{r.config.top} by mutagenesis):")
+    st.dataframe(r.table.style.format({"saliency": "{:.4f}", "ism": "{:.3f}"}), hide_index=True)
+    scores = pd.DataFrame({"position": np.arange(r.saliency.size), "saliency": r.saliency,
+                           "ism": r.ism})
+    if causal is not None:
+        scores["causal"] = np.isin(scores["position"], causal)
+    download_csv(scores, "position_scores.csv", key="learn_seq_dl_scores")
+
+    top = np.sort(np.argsort(-r.ism, kind="stable")[: r.config.top])
+    figure(sequence_logo(r.logo.loc[top], causal=causal,
+                         title=f"Model: mean effect of each nucleotide at the top {r.config.top} "
+                               "positions (in-silico mutagenesis, centred)",
+                         yaxis_title="effect (phenotype units)"), key="learn_seq_logo")
+    truth = r.prepared.data.truth
+    if truth is not None:
+        c1, c2 = st.columns(2)
+        with c1:
+            figure(sequence_logo(r.logo.loc[truth.causal_loci], causal=causal,
+                                 title="Model, at the true causal loci",
+                                 yaxis_title="effect (phenotype units)"),
+                   key="learn_seq_logo_model_causal")
+        with c2:
+            figure(sequence_logo(truth.centred_effects(), causal=causal,
+                                 title="Truth: additive effects (centred)",
+                                 yaxis_title="effect (phenotype units)"),
+                   key="learn_seq_logo_truth")
+        st.caption("Only differences between nucleotides are identifiable, so both logos are "
+                   "centred per position. Epistatic terms make the model's average effects "
+                   "differ from the additive truth at the interacting loci.")
+
+
+def sequence_lesson() -> None:
+    """DNA sequences -> one-hot -> CNN -> phenotype -> saliency (the thesis' example, fixed)."""
+    st.markdown(
+        "The practical example of the thesis *Deep Learning and its Application to Predicting "
+        "Quantitative Phenotypes from Genomic Data*, reproduced with its flaws fixed: seeded "
+        "simulation, a fixed one-hot column order, split before standardising, and a check of "
+        "what interpretation recovers against the known truth.")
+    _data_section()
+    p = _split_section()
+    if p is None:
+        return
+    _train_section(p)
+    _results_section()
+
+
+LESSONS = {"Sequence → phenotype (CNN)": sequence_lesson}
+
+st.title("Learn")
+for tab, render in zip(st.tabs(list(LESSONS)), LESSONS.values(), strict=True):
+    with tab:
+        render()
