@@ -1,10 +1,24 @@
-"""Quality control of genotype data with PLINK 1.9 semantics.
+"""Quality control and association testing of genotype data with PLINK 1.9 semantics.
 
-This version: sample call rate (``--mind``), variant call rate (``--geno``) and minor allele
-frequency (``--maf``) filters, applied in PLINK's order by :func:`run_qc`, with the count and IDs
-removed at each step. See :mod:`genoapp.qc.basic` for the exact semantics.
+- :func:`run_qc` / :func:`run_qc_bed`: the QC funnel in PLINK's order (``--autosome``,
+  ``--mind``, ``--geno``, ``--hwe``, ``--maf``, then differential missingness), optionally
+  within strata, on a dense matrix or straight on the packed .bed bytes
+  (:mod:`genoapp.qc.funnel`, :mod:`genoapp.qc.counts`).
+- Exact tests: Hardy-Weinberg and 2x2 Fisher, with mid-p (:mod:`genoapp.qc.exact`).
+- Association: allelic chi-squared (``--assoc``), logistic (``--logistic``) and linear
+  (``--linear``) regression, genomic control (:mod:`genoapp.qc.assoc`).
+- Batch-effect filter among controls (:mod:`genoapp.qc.batch`).
+- The QC page's whole flow, leakage-safe (:mod:`genoapp.qc.workflow`).
+- Rate functions on dense matrices (:mod:`genoapp.qc.basic`).
 """
 
+from genoapp.qc.assoc import (
+    allelic_test,
+    allelic_test_bed,
+    genomic_control_lambda,
+    linear_association,
+    logistic_association,
+)
 from genoapp.qc.basic import (
     MISSING_INT,
     SMALL_EPSILON,
@@ -13,20 +27,43 @@ from genoapp.qc.basic import (
     QCStep,
     allele_frequency,
     minor_allele_frequency,
-    run_qc,
     sample_missing_rate,
     variant_missing_rate,
 )
+from genoapp.qc.batch import allele_counts_by_batch, batch_effect_test
+from genoapp.qc.counts import GenotypeCounts, scan_bed, scan_dense
+from genoapp.qc.exact import fisher_exact_2x2, hwe_exact
+from genoapp.qc.funnel import autosome_mask, run_qc, run_qc_bed
+from genoapp.qc.pca import sample_pca
+from genoapp.qc.workflow import QCWorkflowConfig, QCWorkflowResult, run_qc_workflow
 
 __all__ = [
     "MISSING_INT",
     "SMALL_EPSILON",
+    "GenotypeCounts",
     "QCConfig",
     "QCResult",
     "QCStep",
+    "QCWorkflowConfig",
+    "QCWorkflowResult",
+    "allele_counts_by_batch",
     "allele_frequency",
+    "allelic_test",
+    "allelic_test_bed",
+    "autosome_mask",
+    "batch_effect_test",
+    "fisher_exact_2x2",
+    "genomic_control_lambda",
+    "hwe_exact",
+    "linear_association",
+    "logistic_association",
     "minor_allele_frequency",
     "run_qc",
+    "run_qc_bed",
+    "run_qc_workflow",
     "sample_missing_rate",
+    "sample_pca",
+    "scan_bed",
+    "scan_dense",
     "variant_missing_rate",
 ]

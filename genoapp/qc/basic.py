@@ -311,9 +311,20 @@ def _check_threshold(name: str, value, upper: float, flag: str) -> float | None:
     return value
 
 
+def _check_p(name: str, value, flag: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 < float(value) <= 1.0:
+        raise ConfigError(
+            f"QCConfig.{name}: found {value!r}; expected a p-value threshold in (0, 1] (PLINK "
+            f"{flag}) or None to skip this filter. Common values: 1e-6 (HWE in controls), 1e-4."
+        )
+    return float(value)
+
+
 @dataclasses.dataclass
 class QCConfig:
-    """Thresholds of the basic QC filters (PLINK 1.9 ``--mind``, ``--geno``, ``--maf``).
+    """Thresholds of the QC filters, with PLINK 1.9 semantics (applied in PLINK's order).
 
     Parameters
     ----------
@@ -326,6 +337,24 @@ class QCConfig:
     maf : float in [0, 0.5] or None, default 0.01
         Remove variants whose minor allele frequency (over the samples kept by ``--mind``) is
         less than ``maf`` (PLINK ``--maf``). None skips the filter.
+    hwe : float in (0, 1] or None, default None
+        Remove variants whose Hardy-Weinberg exact test p-value is below ``hwe`` (PLINK
+        ``--hwe``), computed on the controls when a case/control phenotype is given, else on all
+        samples. None skips the filter.
+    hwe_midp : bool, default True
+        Use the mid-p exact test (PLINK's ``midp`` modifier).
+    hwe_all : bool, default False
+        Test all samples even when a case/control phenotype is given (PLINK's
+        ``include-nonctrl``).
+    test_missing : float in (0, 1] or None, default None
+        Remove variants whose missing rate differs between cases and controls with Fisher's
+        exact p below this (``--test-missing``, a PLINK report that protocols turn into a filter
+        with ``--exclude``); runs after ``--maf``. Needs a case/control phenotype.
+    test_missing_midp : bool, default True
+        Mid-p Fisher test (``--test-missing midp``).
+    autosomes_only : bool, default False
+        Remove variants outside the autosomes first (PLINK ``--autosome``): chromosome codes X,
+        Y, XY, MT, M, 0 (unplaced) and PLINK's human numbers 23-26 go; other codes stay.
 
     Raises
     ------
@@ -336,19 +365,44 @@ class QCConfig:
     mind: float | None = 0.1
     geno: float | None = 0.1
     maf: float | None = 0.01
+    hwe: float | None = None
+    hwe_midp: bool = True
+    hwe_all: bool = False
+    test_missing: float | None = None
+    test_missing_midp: bool = True
+    autosomes_only: bool = False
 
     def __post_init__(self) -> None:
         self.mind = _check_threshold("mind", self.mind, 1.0, "--mind")
         self.geno = _check_threshold("geno", self.geno, 1.0, "--geno")
         self.maf = _check_threshold("maf", self.maf, 0.5, "--maf")
+        self.hwe = _check_p("hwe", self.hwe, "--hwe")
+        self.test_missing = _check_p("test_missing", self.test_missing, "--test-missing")
+        for name in ("hwe_midp", "hwe_all", "test_missing_midp", "autosomes_only"):
+            value = getattr(self, name)
+            if not isinstance(value, bool | np.bool_):
+                raise ConfigError(f"QCConfig.{name}: found {value!r}; expected True or False.")
+            setattr(self, name, bool(value))
+
+    def hwe_flag(self) -> str:
+        """PLINK's ``--hwe`` option with its modifiers, e.g. ``"--hwe 1e-06 midp"``."""
+        mods = (" midp" if self.hwe_midp else "") + (" include-nonctrl" if self.hwe_all else "")
+        return f"--hwe {self.hwe!r}{mods}"
 
     def plink_flags(self) -> str:
-        """The equivalent PLINK 1.9 options, e.g. ``"--mind 0.1 --geno 0.1 --maf 0.01"``."""
-        parts = [
+        """The equivalent PLINK 1.9 filter options, e.g. ``"--mind 0.1 --geno 0.1 --maf 0.01"``.
+
+        ``test_missing`` has no PLINK filter flag (it is ``--test-missing`` followed by
+        ``--exclude``) and is not included.
+        """
+        parts = ["--autosome"] if self.autosomes_only else []
+        parts += [
             f"--{name} {value!r}"
             for name, value in (("mind", self.mind), ("geno", self.geno), ("maf", self.maf))
             if value is not None
         ]
+        if self.hwe is not None:
+            parts.append(self.hwe_flag())
         return " ".join(parts)
 
 
@@ -359,7 +413,8 @@ class QCStep:
     Attributes
     ----------
     name : str
-        "Sample call rate", "Variant call rate" or "Minor allele frequency".
+        What the step is, e.g. "Sample call rate", "Variant call rate", "Hardy-Weinberg",
+        "Minor allele frequency", "Differential missingness".
     plink_flag : str
         The PLINK 1.9 option with its value, e.g. ``"--mind 0.1"``.
     axis : {"samples", "variants"}
@@ -368,8 +423,8 @@ class QCStep:
         Samples or variants before the step, removed by it, left after it.
     removed : pandas.DataFrame
         The removed items in file order. Samples: ``FID``, ``IID``, ``missing_rate``.
-        Variants: ``chrom``, ``id``, ``pos``, ``value`` (the missing rate for the call-rate
-        step, the MAF for the MAF step).
+        Variants: ``chrom``, ``id``, ``pos``, ``value`` (the statistic the step compared with
+        its threshold: missing rate, MAF, p-value; the worst over strata when stratified).
     """
 
     name: str
@@ -404,6 +459,13 @@ class QCResult:
     variant_maf : numpy.ndarray of float64, shape (n_variants,), or None
         MAF of every input variant over the samples kept by ``--mind`` (what ``--maf`` used,
         NaN where no call); None when both variant filters were skipped.
+    variant_stats : pandas.DataFrame or None
+        One row per input variant: ``chrom``, ``id``, ``pos``, then the statistic each filter
+        that ran compared with its threshold: ``missing_rate``, ``maf``, ``hwe_p``,
+        ``test_missing_p`` (with strata: the worst value over strata - largest missing rate,
+        smallest MAF and p-values) and ``removed_by`` (the step's PLINK flag, "" if kept).
+    strata : list of str or None
+        Labels of the strata the variant filters were applied in (None: one stratum).
     """
 
     sample_mask: np.ndarray
@@ -413,6 +475,8 @@ class QCResult:
     sample_missing_rate: np.ndarray | None = None
     variant_missing_rate: np.ndarray | None = None
     variant_maf: np.ndarray | None = None
+    variant_stats: pd.DataFrame | None = None
+    strata: list[str] | None = None
 
     @property
     def n_samples_kept(self) -> int:
@@ -534,6 +598,9 @@ def run_qc(
 ) -> QCResult:
     """Apply ``--mind``, ``--geno`` and ``--maf`` as PLINK 1.9 does and record each step.
 
+    Kept for backward compatibility; :func:`genoapp.qc.run_qc` (``genoapp.qc.funnel``) is the
+    full version (HWE, differential missingness, strata, phenotype).
+
     Parameters
     ----------
     G : array of shape (n_samples, n_variants)
@@ -578,111 +645,6 @@ def run_qc(
     PLINK computes frequencies on founders only and treats X/Y/MT as haploid; genoapp uses all
     remaining samples and treats every chromosome as an autosome (see the module docstring).
     """
-    if config is None:
-        config = QCConfig()
-    elif not isinstance(config, QCConfig):
-        raise ConfigError(
-            f"run_qc config: found {type(config).__name__}; expected a genoapp.qc.QCConfig "
-            "(e.g. QCConfig(mind=0.1, geno=0.1, maf=0.01))."
-        )
-    G = _as_genotypes(G)
-    n_samples, n_variants = G.shape
-    if n_samples == 0 or n_variants == 0:
-        raise InputDataError(
-            f"Genotype matrix G: found shape {G.shape}; QC needs at least one sample and one "
-            "variant. Check the .bed/.bim/.fam files and any earlier subsetting."
-        )
-    _check_table(samples, SAMPLE_COLUMNS, n_samples, "samples")
-    _check_table(variants, VARIANT_COLUMNS, n_variants, "variants")
+    from genoapp.qc.funnel import run_qc as _run_qc
 
-    sample_mask = np.ones(n_samples, dtype=bool)
-    variant_mask = np.ones(n_variants, dtype=bool)
-    steps: list[QCStep] = []
-    s_rate = v_rate = v_maf = None
-    variant_filters = config.geno is not None or config.maf is not None
-    n_missing_v = a1_count = None
-
-    # 1. --mind: sample missingness over every variant.
-    if config.mind is not None:
-        flag = f"--mind {config.mind!r}"
-        # one pass: per-sample counts, and per-variant counts over all samples when needed
-        n_missing_s, n_missing_v, a1_count = _count(G, per_sample=True, per_variant=variant_filters)
-        s_rate = n_missing_s / n_variants
-        limit = int(config.mind * n_variants * (1.0 + SMALL_EPSILON))
-        remove = n_missing_s > limit
-        if remove.all():
-            raise _all_removed("samples", n_samples, flag, float(s_rate.min()), "missing rate")
-        sample_mask &= ~remove
-        steps.append(
-            QCStep(
-                name="Sample call rate",
-                plink_flag=flag,
-                axis="samples",
-                n_before=n_samples,
-                n_removed=int(remove.sum()),
-                n_after=int(sample_mask.sum()),
-                removed=_removed_samples(samples, remove, s_rate),
-            )
-        )
-
-    if not variant_filters:
-        return QCResult(sample_mask, variant_mask, steps, config, s_rate, v_rate, v_maf)
-
-    # Variant statistics over the samples kept by --mind (one set for both filters).
-    n_kept = int(sample_mask.sum())
-    n_dropped = n_samples - n_kept
-    if n_missing_v is None:  # --mind skipped
-        _, n_missing_v, a1_count = _count(G)
-    elif 0 < n_dropped <= n_kept:  # usually few samples go: take their calls back out
-        _, drop_missing, drop_a1 = _count(G, np.flatnonzero(~sample_mask))
-        n_missing_v = n_missing_v - drop_missing
-        a1_count = a1_count - drop_a1
-    elif n_dropped > n_kept:
-        _, n_missing_v, a1_count = _count(G, np.flatnonzero(sample_mask))
-    n_called = n_kept - n_missing_v
-    v_rate = n_missing_v / n_kept
-    v_maf = _maf_from_counts(a1_count, n_called)
-
-    # 2. --geno: PLINK compares the call rate with a minimum call rate.
-    if config.geno is not None:
-        flag = f"--geno {config.geno!r}"
-        call_rate = n_called * (1.0 / n_kept)
-        remove = call_rate < (1.0 - config.geno) * (1.0 - SMALL_EPSILON)
-        if remove.all():
-            raise _all_removed("variants", n_variants, flag, float(v_rate.min()), "missing rate")
-        variant_mask &= ~remove
-        steps.append(
-            QCStep(
-                name="Variant call rate",
-                plink_flag=flag,
-                axis="variants",
-                n_before=n_variants,
-                n_removed=int(remove.sum()),
-                n_after=int(variant_mask.sum()),
-                removed=_removed_variants(variants, remove, v_rate),
-            )
-        )
-
-    # 3. --maf on the variants left; no call -> PLINK's frequency 0.5 -> kept.
-    if config.maf is not None:
-        flag = f"--maf {config.maf!r}"
-        n_before = int(variant_mask.sum())
-        maf_for_test = np.where(np.isnan(v_maf), 0.5, v_maf)
-        remove = variant_mask & (maf_for_test < config.maf * (1.0 - SMALL_EPSILON))
-        if n_before and remove.sum() == n_before:
-            best = float(np.nanmax(np.where(variant_mask, maf_for_test, np.nan)))
-            raise _all_removed("variants", n_before, flag, best, "MAF")
-        variant_mask &= ~remove
-        steps.append(
-            QCStep(
-                name="Minor allele frequency",
-                plink_flag=flag,
-                axis="variants",
-                n_before=n_before,
-                n_removed=int(remove.sum()),
-                n_after=int(variant_mask.sum()),
-                removed=_removed_variants(variants, remove, v_maf),
-            )
-        )
-
-    return QCResult(sample_mask, variant_mask, steps, config, s_rate, v_rate, v_maf)
+    return _run_qc(G, samples, variants, config=config)

@@ -1,0 +1,539 @@
+"""The QC page's whole flow as one back-end function: leakage-safe QC, batch filter and GWAS.
+
+Order (DESIGN §4.1; PLINK 1.9 semantics for each filter, see :mod:`genoapp.qc.funnel`):
+
+1. ``--autosome`` (option) and ``--mind``: label-free, on every selected sample.
+2. The balanced test split (:func:`genoapp.pipeline.make_split`) is drawn on the samples that
+   pass ``--mind``. From here on, steps that look at the phenotype use **training samples
+   only** by default, so that no test label influences which variants are kept.
+3. ``--geno``, ``--hwe`` (controls, or everyone with ``include-nonctrl``), ``--maf``, then the
+   differential-missingness test (cases vs controls), optionally within each batch (a variant
+   must pass in every stratum, as the DiseaseCapsule protocol ran QC per platform).
+4. Batch-effect filter (:mod:`genoapp.qc.batch`): allele counts x batch among controls,
+   chi-squared per SNP, Benjamini-Hochberg.
+5. GWAS on training samples (allelic ``--assoc`` test from the packed counts, or logistic
+   regression with covariates on dosages read in blocks); keep SNPs with p below the threshold.
+6. The dosages of the kept samples x kept variants are read (float32, NaN missing) for the
+   feature step, and sample PCAs before and after the batch filter are computed for the plots.
+
+``label_samples="all"`` makes steps 3 and 4 use every sample's phenotype, as PLINK run on the
+whole cohort and the published protocol did (test labels then influence QC: not leakage-safe).
+The GWAS always uses training samples only, as in the published protocol.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from genoapp.errors import ConfigError, InputDataError
+from genoapp.qc.assoc import allelic_test, genomic_control_lambda, logistic_association
+from genoapp.qc.basic import QCConfig, QCResult
+from genoapp.qc.batch import allele_counts_by_batch, batch_effect_test
+from genoapp.qc.funnel import Funnel, _BedSource, _DenseSource
+from genoapp.qc.pca import sample_pca
+
+__all__ = ["QCWorkflowConfig", "QCWorkflowResult", "run_qc_workflow"]
+
+
+def _default_qc() -> QCConfig:
+    return QCConfig(mind=0.1, geno=0.1, maf=0.01, hwe=1e-6, hwe_midp=True, hwe_all=False,
+                    test_missing=1e-4, test_missing_midp=True, autosomes_only=True)
+
+
+@dataclasses.dataclass
+class QCWorkflowConfig:
+    """Options of the QC page's flow (defaults: leakage-safe, common GWAS thresholds).
+
+    Parameters
+    ----------
+    qc : QCConfig
+        The PLINK filters. Default: ``--autosome --mind 0.1 --geno 0.1 --hwe 1e-6 midp
+        --maf 0.01`` and differential missingness at mid-p < 1e-4 (the DiseaseCapsule
+        pipeline's ``--test-missing midp --pfilter 1e-4``).
+    stratify : bool, default False
+        Apply the variant filters within each batch (needs a batch column); a variant is kept
+        only if it passes in all batches.
+    batch_filter : float or None, default 0.05
+        Benjamini-Hochberg level of the batch-effect filter among controls; None = off. Needs
+        a batch column with at least two batches among the controls (otherwise it is skipped
+        with a note).
+    batch_pairwise : bool, default False
+        Test every pair of batches (the authors' script) instead of all batches jointly.
+    batch_yates : bool, default False
+        Yates' correction on 2x2 batch tables (``chi2_contingency``'s default, as the authors).
+    gwas : float or None, default 0.05
+        Keep SNPs whose training-sample association p is below this; None = no GWAS filter.
+    gwas_test : {"allelic", "logistic"}, default "allelic"
+        PLINK ``--assoc`` allelic chi-squared, or ``--logistic`` (additive, Wald test).
+    gwas_covariates : tuple of str, default ()
+        Sample-table columns used as covariates of the logistic model (numeric; samples
+        missing one are left out of the GWAS, as PLINK does).
+    gwas_pcs : int, default 0
+        Number of sample PCs (computed on the kept samples' genotypes, without labels) added
+        as covariates of the logistic model.
+    label_samples : {"train", "all"}, default "train"
+        Samples whose phenotype HWE (controls), differential missingness and the batch filter
+        use: training samples only (leakage-safe) or all (as PLINK on the whole cohort / as
+        published).
+    test_size : float, default 0.1
+        Fraction of the kept samples in the balanced test set.
+    random_state : int, default 0
+        Seed of the split and of the PCA.
+    pca_components : int, default 10
+        PCs computed for the sample PCA plots (0 = no PCA).
+    pca_max_variants : int, default 5000
+        At most this many variants (evenly spaced) enter the PCA, to bound its cost.
+
+    Raises
+    ------
+    ConfigError
+        Invalid values (the message names the option).
+    """
+
+    qc: QCConfig = dataclasses.field(default_factory=_default_qc)
+    stratify: bool = False
+    batch_filter: float | None = 0.05
+    batch_pairwise: bool = False
+    batch_yates: bool = False
+    gwas: float | None = 0.05
+    gwas_test: str = "allelic"
+    gwas_covariates: tuple = ()
+    gwas_pcs: int = 0
+    label_samples: str = "train"
+    test_size: float = 0.1
+    random_state: int = 0
+    pca_components: int = 10
+    pca_max_variants: int = 5000
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.qc, QCConfig):
+            raise ConfigError("QCWorkflowConfig.qc must be a genoapp.qc.QCConfig.")
+        for name in ("batch_filter", "gwas"):
+            v = getattr(self, name)
+            if v is not None and (isinstance(v, bool) or not 0.0 < float(v) <= 1.0):
+                raise ConfigError(f"QCWorkflowConfig.{name}: {v!r} must be in (0, 1] or None.")
+        if self.gwas_test not in ("allelic", "logistic"):
+            raise ConfigError(f"QCWorkflowConfig.gwas_test: {self.gwas_test!r}; use 'allelic' "
+                              "(PLINK --assoc) or 'logistic' (PLINK --logistic).")
+        if self.label_samples not in ("train", "all"):
+            raise ConfigError(f"QCWorkflowConfig.label_samples: {self.label_samples!r}; use "
+                              "'train' (leakage-safe) or 'all' (as PLINK / as published).")
+        if not 0.0 < float(self.test_size) < 1.0:
+            raise ConfigError(f"QCWorkflowConfig.test_size: {self.test_size!r} must be in (0, 1).")
+        self.gwas_covariates = tuple(self.gwas_covariates or ())
+        for name in ("gwas_pcs", "pca_components", "pca_max_variants"):
+            if int(getattr(self, name)) < 0:
+                raise ConfigError(f"QCWorkflowConfig.{name} must be >= 0.")
+        if self.gwas_test == "allelic" and (self.gwas_covariates or self.gwas_pcs):
+            raise ConfigError("QCWorkflowConfig: covariates and PCs need gwas_test='logistic' "
+                              "(the allelic test has no covariates).")
+        if self.gwas_pcs > self.pca_components:
+            raise ConfigError(f"QCWorkflowConfig.gwas_pcs ({self.gwas_pcs}) cannot exceed "
+                              f"pca_components ({self.pca_components}).")
+
+
+@dataclasses.dataclass
+class QCWorkflowResult:
+    """Everything the QC page shows and the feature step needs.
+
+    Attributes
+    ----------
+    qc : QCResult
+        The whole funnel (all steps, PLINK filters, batch filter and GWAS) as a QCResult: masks
+        over the selected samples and all variants, steps with removed IDs, ``summary()``.
+    split : genoapp.pipeline.Split
+        Balanced train/test split; indices into the kept samples (rows of ``G``).
+    G : numpy.ndarray of float32, shape (n_kept_samples, n_kept_variants)
+        A1 dosages (NaN = missing), C-contiguous, rows as ``samples``, columns as ``variants``.
+    samples : pandas.DataFrame
+        The kept samples (rows of the cohort's sample table).
+    variants : pandas.DataFrame
+        The kept variants (rows of the .bim table).
+    y : numpy.ndarray of int8
+        0/1 phenotype of the kept samples.
+    sample_stats : pandas.DataFrame
+        Every selected sample: FID, IID, batch, phenotype, missing_rate, set ("training",
+        "test" or "removed").
+    variant_stats : pandas.DataFrame
+        Every variant: chrom, id, pos, missing_rate, maf, hwe_p, test_missing_p, batch_p,
+        batch_q, batch_pair, gwas_p, gwas_stat, gwas_or, removed_by.
+    pca_before, pca_after : pandas.DataFrame or None
+        Kept samples' PC scores (PC1...) with FID, IID, batch, phenotype, set, on the variants
+        before / after the batch filter; ``attrs["explained_variance_ratio"]``.
+    lambda_gc : float
+        Genomic-control lambda of the GWAS on training samples (NaN without GWAS).
+    notes : list of str
+        Steps skipped and why.
+    seconds : dict
+        Wall time of each part.
+    config : QCWorkflowConfig
+    """
+
+    qc: QCResult
+    split: object
+    G: np.ndarray
+    samples: pd.DataFrame
+    variants: pd.DataFrame
+    y: np.ndarray
+    sample_stats: pd.DataFrame
+    variant_stats: pd.DataFrame
+    pca_before: pd.DataFrame | None
+    pca_after: pd.DataFrame | None
+    lambda_gc: float
+    notes: list
+    seconds: dict
+    config: QCWorkflowConfig
+
+    def summary(self) -> pd.DataFrame:
+        """The funnel table (see :meth:`QCResult.summary`)."""
+        return self.qc.summary()
+
+    def removed_ids(self) -> dict[str, pd.DataFrame]:
+        """Removed samples/variants of each step, keyed by a file-name-friendly step label."""
+        out = {}
+        for i, step in enumerate(self.qc.steps):
+            key = f"{i + 1:02d}_{step.plink_flag.split()[0].lstrip('-').replace(' ', '_')}"
+            out[key] = step.removed
+        return out
+
+
+class _Timer:
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+        self._t = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.seconds[name] = self.seconds.get(name, 0.0) + now - self._t
+        self._t = now
+
+
+def _labels(values) -> np.ndarray | None:
+    if values is None:
+        return None
+    s = pd.Series(np.asarray(values, dtype=object))
+    return s.map(lambda v: "(missing)" if v is None or (isinstance(v, float) and np.isnan(v))
+                 else (str(int(v)) if isinstance(v, float) and float(v).is_integer()
+                       else str(v))).to_numpy()
+
+
+def _even_subset(idx: np.ndarray, k: int) -> np.ndarray:
+    if k <= 0 or idx.size <= k:
+        return idx
+    return idx[np.linspace(0, idx.size - 1, k).round().astype(np.int64)]
+
+
+def run_qc_workflow(
+    data,
+    y,
+    *,
+    batch=None,
+    config: QCWorkflowConfig | None = None,
+    covariates: pd.DataFrame | None = None,
+    samples: pd.DataFrame | None = None,
+    variants: pd.DataFrame | None = None,
+    progress: Callable[[float, str], None] | None = None,
+) -> QCWorkflowResult:
+    """Run the QC page's flow headless: filters, split, batch filter, GWAS, dense dosages.
+
+    Parameters
+    ----------
+    data : genoapp.cohort.Cohort or numpy.ndarray
+        The cohort selection (genotypes read from its .bed's packed bytes), or a dense
+        (n_samples, n_variants) A1 dosage matrix (NaN or -127 missing) with ``samples`` and
+        ``variants`` tables.
+    y : array-like of shape (n_samples,)
+        0/1 phenotype of the selected samples (no missing values).
+    batch : array-like of shape (n_samples,), optional
+        Batch/platform label per sample (batch filter, stratification, plots).
+    config : QCWorkflowConfig, optional
+    covariates : pandas.DataFrame, optional
+        Covariate columns per sample (rows as the samples) for the logistic GWAS; default the
+        cohort's sample table.
+    samples, variants : pandas.DataFrame, optional
+        Required with a dense matrix; default the cohort's tables.
+    progress : callable(fraction, message), optional
+        Called as the steps advance (for the UI).
+
+    Returns
+    -------
+    QCWorkflowResult
+
+    Raises
+    ------
+    InputDataError
+        Bad phenotype, tables or covariates (messages name the column or file).
+    ConfigError
+        Bad options, or a filter that removes everything.
+    """
+    config = config or QCWorkflowConfig()
+    if not isinstance(config, QCWorkflowConfig):
+        raise ConfigError("run_qc_workflow: config must be a genoapp.qc.QCWorkflowConfig.")
+    from genoapp.pipeline import make_split  # lazy: keeps `import genoapp.qc` light
+
+    timer = _Timer()
+    notes: list[str] = []
+
+    def report(frac: float, msg: str) -> None:
+        if progress is not None:
+            progress(float(frac), msg)
+
+    cohort = None
+    if hasattr(data, "genotypes") and hasattr(data, "sample_index"):
+        cohort = data
+        geno = cohort.genotypes
+        samples = cohort.samples if samples is None else samples
+        variants = geno.variants if variants is None else variants
+        source = _BedSource(geno.bed_path, geno.n_samples, geno.n_variants, cohort.sample_index)
+    else:
+        G_in = np.asarray(data)
+        if samples is None or variants is None:
+            raise InputDataError("run_qc_workflow: a dense genotype matrix needs the samples and "
+                                 "variants tables.")
+        source = _DenseSource(G_in)
+    n = source.n_samples
+    yv = np.asarray(y, dtype=np.float64)
+    if yv.shape != (n,) or np.isnan(yv).any() or not np.isin(yv, (0.0, 1.0)).all():
+        raise InputDataError(f"run_qc_workflow: y must hold one 0/1 value per selected sample "
+                             f"({n}) without missing values; select samples with a phenotype "
+                             "on the Data page.")
+    blabels = _labels(batch)
+    if blabels is not None and len(blabels) != n:
+        raise InputDataError(f"run_qc_workflow: {len(blabels)} batch labels for {n} samples.")
+    if config.stratify and blabels is None:
+        raise ConfigError("Stratified QC needs a batch column: choose one on the Data page or "
+                          "untick 'apply the variant filters within each batch'.")
+    qc_cfg = config.qc
+
+    # 1. label-free sample filters
+    report(0.02, "Sample call rate (--mind)")
+    f = Funnel(source, samples, variants, qc_cfg, y=yv,
+               strata=blabels if config.stratify else None, batch=blabels)
+    f.sample_phase(count=False)
+    timer.lap("sample filters")
+
+    # 2. split on the kept samples
+    kept = np.flatnonzero(f.sample_mask)
+    y_kept = yv[kept].astype(np.int8)
+    split = make_split(y_kept, test_size=config.test_size, random_state=config.random_state)
+    train_sel = np.zeros(n, dtype=bool)
+    train_sel[kept[split.train_idx]] = True
+    test_sel = np.zeros(n, dtype=bool)
+    test_sel[kept[split.test_idx]] = True
+    timer.lap("split")
+
+    # 3. variant filters (label-aware ones on training samples unless label_samples == "all")
+    report(0.1, "Variant filters (--geno, --hwe, --maf, test-missing)")
+    f.variant_phase(train_sel, all_stats=True, use_all_labels=config.label_samples == "all")
+    timer.lap("variant filters")
+    stats = f.stats.copy()
+    labelled = None if config.label_samples == "all" else True
+
+    # 4. batch-effect filter among controls
+    pre_batch_mask = f.variant_mask.copy()
+    for col in ("batch_chi2", "batch_p", "batch_q"):
+        stats[col] = np.nan
+    stats["batch_pair"] = ""
+    if config.batch_filter is not None:
+        report(0.35, "Batch-effect filter")
+        n_b = len(f.batch_labels)
+        ctrl_groups = [f.select(status=0, labelled=labelled, batch=b) for b in range(n_b)]
+        present = [b for b in range(n_b) if len(ctrl_groups[b])]
+        if blabels is None or len(present) < 2:
+            notes.append("Batch-effect filter skipped: it needs a batch column with at least two "
+                         "batches among the controls used"
+                         + (" (none chosen on the Data page)." if blabels is None else "."))
+        else:
+            gc = np.stack([f.counts.group_sum(ctrl_groups[b]) for b in present], axis=1)
+            idx = np.flatnonzero(f.variant_mask)
+            tab = batch_effect_test(allele_counts_by_batch(gc[idx]),
+                                    pairwise=config.batch_pairwise, yates=config.batch_yates,
+                                    alpha=config.batch_filter,
+                                    batch_labels=[f.batch_labels[b] for b in present])
+            stats.loc[idx, "batch_chi2"] = tab["chi2"].to_numpy()
+            stats.loc[idx, "batch_p"] = tab["p"].to_numpy()
+            stats.loc[idx, "batch_q"] = tab["q"].to_numpy()
+            stats.loc[idx, "batch_pair"] = tab["pair"].to_numpy()
+            remove = np.zeros(len(stats), dtype=bool)
+            remove[idx[tab["remove"].to_numpy()]] = True
+            how = "every pair" if config.batch_pairwise else "all batches"
+            flag = (f"batch chi2 ({how}{', Yates' if config.batch_yates else ''}) "
+                    f"BH q < {config.batch_filter!r}")
+            f._variant_step("Batch effect (controls)", flag, remove,
+                            stats["batch_q"].to_numpy(), "batch-effect q", 1.0)
+    timer.lap("batch filter")
+
+    # sample PCA (label-free): before / after the batch filter, on an even variant subset
+    pca_before = pca_after = None
+    pcs_all = None
+    sub_before = _even_subset(np.flatnonzero(pre_batch_mask), config.pca_max_variants)
+    if config.pca_components > 0 and len(kept) >= 3 and sub_before.size >= 2:
+        report(0.45, "Sample PCA")
+        Gp = _read(source, cohort, data, kept, sub_before)
+        meta = _sample_meta(samples, kept, blabels, y_kept, split)
+        try:
+            scores, evr = sample_pca(Gp, n_components=config.pca_components,
+                                     random_state=config.random_state)
+            pca_before = _pca_frame(meta, scores, evr)
+            pcs_all = scores
+            after_cols = f.variant_mask[sub_before]
+            if after_cols.sum() >= 2 and not after_cols.all():
+                s2, e2 = sample_pca(Gp[:, after_cols], n_components=config.pca_components,
+                                    random_state=config.random_state)
+                pca_after = _pca_frame(meta, s2, e2)
+            elif after_cols.all():
+                pca_after = pca_before
+        except InputDataError as exc:
+            notes.append(f"Sample PCA skipped: {exc}")
+        del Gp
+    timer.lap("sample PCA")
+
+    # 5. GWAS on training samples
+    for col in ("gwas_stat", "gwas_p", "gwas_or"):
+        stats[col] = np.nan
+    lambda_gc = float("nan")
+    if config.gwas is not None:
+        report(0.6, "GWAS on training samples")
+        idx = np.flatnonzero(f.variant_mask)
+        if config.gwas_test == "allelic":
+            case = f.counts.group_sum(f.select(status=1, labelled=True))
+            ctrl = f.counts.group_sum(f.select(status=0, labelled=True))
+            res = allelic_test(case[idx], ctrl[idx])
+            stat = res["CHISQ"].to_numpy()
+            pval = res["P"].to_numpy()
+            odds = res["OR"].to_numpy()
+            flag = f"--assoc p < {config.gwas!r}"
+            lambda_gc = genomic_control_lambda(chisq=stat)
+        else:
+            rows = kept[split.train_idx]
+            cov = _covariates(config, covariates if covariates is not None else samples, rows,
+                              pcs_all, split.train_idx, notes)
+            use, C = cov
+            rows = rows[use]
+            ytr = yv[rows]
+            stat = np.full(idx.size, np.nan)
+            pval = np.full(idx.size, np.nan)
+            odds = np.full(idx.size, np.nan)
+            block = max(1, (64 << 20) // max(1, 4 * rows.size))
+            for b0 in range(0, idx.size, block):
+                vb = idx[b0:b0 + block]
+                Gb = _read(source, cohort, data, rows, vb)
+                r = logistic_association(Gb, ytr, covariates=C)
+                stat[b0:b0 + vb.size] = r["STAT"].to_numpy()
+                pval[b0:b0 + vb.size] = r["P"].to_numpy()
+                odds[b0:b0 + vb.size] = r["OR"].to_numpy()
+                report(0.6 + 0.25 * min(1.0, (b0 + vb.size) / idx.size),
+                       f"Logistic GWAS: {b0 + vb.size:,} of {idx.size:,} variants")
+            flag = f"--logistic p < {config.gwas!r}"
+            lambda_gc = genomic_control_lambda(chisq=stat * stat)
+        stats.loc[idx, "gwas_stat"] = stat
+        stats.loc[idx, "gwas_p"] = pval
+        stats.loc[idx, "gwas_or"] = odds
+        remove = np.zeros(len(stats), dtype=bool)
+        remove[idx[~(pval < config.gwas)]] = True  # NaN p (untestable) is removed too
+        if idx.size and remove[idx].all():
+            best = float(np.nanmin(pval)) if np.isfinite(pval).any() else float("nan")
+            raise ConfigError(
+                f"Association filter ({flag}): none of the {idx.size:,} variants tested on the "
+                f"{len(split.train_idx):,} training samples has p below {config.gwas:g} (the "
+                f"smallest p is {best:.4g}). Raise the threshold (e.g. 0.05) or switch the "
+                "association filter off."
+            )
+        f._variant_step("GWAS (training samples)", flag, remove, stats["gwas_p"].to_numpy(),
+                        "association p-value", 1.0)
+    timer.lap("GWAS")
+
+    # 6. dense dosages of what is kept
+    report(0.9, "Reading the kept genotypes")
+    final_v = np.flatnonzero(f.variant_mask)
+    G = np.ascontiguousarray(_read(source, cohort, data, kept, final_v), dtype=np.float32)
+    timer.lap("read kept genotypes")
+
+    stats["removed_by"] = f.stats["removed_by"].to_numpy()
+    qc_result = QCResult(f.sample_mask.copy(), f.variant_mask.copy(), list(f.steps), qc_cfg,
+                         f.sample_missing_rate, f.variant_missing_rate, f.variant_maf,
+                         stats, f.strata_labels if config.stratify else None)
+    sset = np.full(n, "removed", dtype=object)
+    sset[train_sel] = "training"
+    sset[test_sel] = "test"
+    sample_stats = pd.DataFrame({
+        "FID": samples["FID"].to_numpy(), "IID": samples["IID"].to_numpy(),
+        "batch": blabels if blabels is not None else "", "phenotype": yv.astype(np.int8),
+        "missing_rate": f.sample_missing_rate if f.sample_missing_rate is not None else np.nan,
+        "set": sset,
+    })
+    report(1.0, "Done")
+    return QCWorkflowResult(
+        qc=qc_result, split=split, G=G,
+        samples=samples.iloc[kept].reset_index(drop=True),
+        variants=variants.iloc[final_v].reset_index(drop=True),
+        y=y_kept, sample_stats=sample_stats, variant_stats=stats,
+        pca_before=pca_before, pca_after=pca_after, lambda_gc=lambda_gc, notes=notes,
+        seconds=timer.seconds, config=config,
+    )
+
+
+def _read(source, cohort, data, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Dosages (float32, NaN missing) of selected-sample rows x variant columns."""
+    if cohort is not None:
+        file_rows = cohort.sample_index[rows]
+        return cohort.genotypes.read(file_rows, cols, dtype="float32", order="C")
+    G = source.G[np.ix_(rows, cols)]
+    if G.dtype.kind == "i":
+        G = np.where(G == -127, np.nan, G)
+    return G.astype(np.float32, copy=False)
+
+
+def _sample_meta(samples, kept, blabels, y_kept, split) -> pd.DataFrame:
+    sset = np.full(len(kept), "training", dtype=object)
+    sset[split.test_idx] = "test"
+    return pd.DataFrame({
+        "FID": samples["FID"].to_numpy()[kept], "IID": samples["IID"].to_numpy()[kept],
+        "batch": blabels[kept] if blabels is not None else "",
+        "phenotype": np.where(y_kept == 1, "case", "control"), "set": sset,
+    })
+
+
+def _pca_frame(meta: pd.DataFrame, scores: np.ndarray, evr: np.ndarray) -> pd.DataFrame:
+    df = meta.copy()
+    for k in range(scores.shape[1]):
+        df[f"PC{k + 1}"] = scores[:, k]
+    df.attrs["explained_variance_ratio"] = [float(v) for v in evr]
+    return df
+
+
+def _covariates(config: QCWorkflowConfig, table: pd.DataFrame, rows: np.ndarray, pcs,
+                train_idx: np.ndarray, notes: list) -> tuple[np.ndarray, np.ndarray | None]:
+    """Covariate matrix of the training rows; rows with a missing covariate are left out."""
+    cols: list[np.ndarray] = []
+    names: Sequence[str] = config.gwas_covariates
+    for name in names:
+        if name not in table.columns:
+            raise InputDataError(f"GWAS covariate '{name}' is not a column of the sample table; "
+                                 f"columns: {', '.join(map(str, table.columns))}.")
+        col = pd.to_numeric(table[name].iloc[rows], errors="coerce").to_numpy(dtype=np.float64)
+        if not pd.api.types.is_numeric_dtype(table[name]):
+            raise InputDataError(f"GWAS covariate '{name}' is not numeric (e.g. "
+                                 f"{table[name].iloc[rows[0]]!r}); recode it as numbers.")
+        cols.append(col)
+    if config.gwas_pcs:
+        if pcs is None:
+            raise ConfigError("GWAS with PCs needs the sample PCA (pca_components > 0).")
+        for k in range(config.gwas_pcs):
+            cols.append(pcs[train_idx, k])
+    if not cols:
+        return np.ones(rows.size, dtype=bool), None
+    C = np.column_stack(cols)
+    use = np.isfinite(C).all(axis=1)
+    if (~use).any():
+        notes.append(f"Logistic GWAS: {int((~use).sum())} training samples without a covariate "
+                     "value were left out (as PLINK does).")
+    if use.sum() <= C.shape[1] + 2:
+        raise InputDataError("Logistic GWAS: too few training samples with all covariates.")
+    return use, C[use]
+
