@@ -41,6 +41,7 @@ __all__ = [
     "ANNOTATION_COLUMNS",
     "annotate_snps",
     "annotation_summary",
+    "check_build",
     "gene_keys",
     "normalize_chrom",
     "snp_windows",
@@ -484,9 +485,10 @@ def annotation_summary(annotation: pd.DataFrame) -> pd.DataFrame:
     pandas.DataFrame
         One row per gene key in order of first appearance, columns ``gene``, ``chrom``,
         ``start_bp`` / ``end_bp`` (smallest / largest position of the gene's variants),
-        ``n_snps`` (distinct variants), ``n_inside``, ``n_nearest`` (variants by relation), and,
+        ``n_snps`` (distinct variants), ``n_inside``, ``n_nearest`` (variants by relation),
+        ``span_bp`` (``end_bp - start_bp + 1``: the stretch of genome its SNPs cover), and,
         where the input has them, ``gene_symbol``, ``gene_start``, ``gene_end`` (the gene's own
-        coordinates).
+        coordinates) and ``gene_length_bp`` (``gene_end - gene_start + 1``).
 
     Raises
     ------
@@ -510,6 +512,7 @@ def annotation_summary(annotation: pd.DataFrame) -> pd.DataFrame:
                 "n_snps": np.array([], dtype=np.int64),
                 "n_inside": np.array([], dtype=np.int64),
                 "n_nearest": np.array([], dtype=np.int64),
+                "span_bp": np.array([], dtype=np.int64),
             }
         )
     a = annotation.assign(
@@ -531,7 +534,87 @@ def annotation_summary(annotation: pd.DataFrame) -> pd.DataFrame:
     out = grp.agg(**agg).reset_index()
     for c in ("start_bp", "end_bp", "n_snps", "n_inside", "n_nearest"):
         out[c] = out[c].astype(np.int64)
+    out.insert(out.columns.get_loc("n_nearest") + 1, "span_bp", out["end_bp"] - out["start_bp"] + 1)
+    if "gene_start" in out.columns and "gene_end" in out.columns:
+        out["gene_length_bp"] = (out["gene_end"] - out["gene_start"] + 1).astype(np.int64)
     return out
+
+
+def check_build(variants: pd.DataFrame, *, annotation: pd.DataFrame | None = None,
+                build: str = "GRCh37", min_inside_fraction: float = 0.05) -> list[str]:
+    """Sanity check of the genome build: warnings, not errors (DESIGN §4.2).
+
+    Two symptoms of genotypes and gene table on different builds (or of positions that are not
+    base pairs, e.g. marker indices) are looked for:
+
+    * positions beyond the end of their chromosome in ``build`` (GRCh37/hg19 or GRCh38/hg38
+      lengths, :data:`genoapp.io.genes.CHROM_LENGTHS`; chromosomes are matched after
+      :func:`normalize_chrom`, PLINK codes 23-26 as X, Y, XY, MT);
+    * almost no SNP inside a gene: fewer than ``min_inside_fraction`` of the annotated variants
+      have ``relation == "inside"`` (human genotyping arrays typically have 30-60 %).
+
+    Parameters
+    ----------
+    variants : pandas.DataFrame
+        Columns ``chrom``, ``pos`` (bim table).
+    annotation : pandas.DataFrame, optional
+        :func:`annotate_snps` output for these variants (the inside-gene share is checked when
+        given; window tables are skipped).
+    build : str, default "GRCh37"
+        Build of the gene table (``"GRCh37"``, ``"hg19"``, ``"GRCh38"``, ``"hg38"``).
+    min_inside_fraction : float, default 0.05
+
+    Returns
+    -------
+    list of str
+        Readable warnings (empty when nothing looks wrong); each says what was found and what
+        to do.
+
+    Raises
+    ------
+    ConfigError
+        Unknown build.
+    InputDataError
+        Missing columns in ``variants``.
+    """
+    from genoapp.io.genes import CHROM_LENGTHS, chromosome_lengths
+
+    lengths = chromosome_lengths(build)
+    name = next(k for k, v in CHROM_LENGTHS.items() if v == lengths)
+    chrom, _, pos = _check_variants(variants)
+    chrom = np.array([_PLINK_ALIASES.get(c, c) for c in chrom.tolist()], dtype=object)
+    warnings = []
+    known = np.isin(chrom, list(lengths))
+    if known.any():
+        lim = np.array([lengths[c] for c in chrom[known]], dtype=np.int64)
+        over = pos[known] > lim
+        if over.any():
+            i = int(np.flatnonzero(over)[0])
+            c0, p0, l0 = chrom[known][i], int(pos[known][i]), int(lim[i])
+            others = [b for b, tab in CHROM_LENGTHS.items() if b != name and all(
+                p <= tab.get(c, np.inf) for c, p in zip(chrom[known][over], pos[known][over],
+                                                         strict=True))]
+            hint = f" They fit {others[0]}." if others else ""
+            warnings.append(
+                f"{int(over.sum()):,} variant(s) lie beyond the end of their chromosome in {name} "
+                f"(e.g. chr{c0}:{p0:,} > {l0:,} bp).{hint} The genotypes are probably on another "
+                "genome build than the gene table (or positions are not base pairs): lift the "
+                "genotypes over, or load a gene table of their build."
+            )
+    if annotation is not None and len(annotation) and "relation" in annotation.columns:
+        rel = annotation["relation"]
+        if not (rel == "window").all():
+            n_ann = annotation["variant_index"].nunique()
+            n_in = annotation.loc[rel == "inside", "variant_index"].nunique()
+            frac = n_in / max(n_ann, 1)
+            if frac < min_inside_fraction:
+                warnings.append(
+                    f"only {n_in:,} of {n_ann:,} SNPs ({100 * frac:.1f} %) fall inside a gene "
+                    f"(human genotyping arrays: typically 30-60 %). Check that the gene table "
+                    "matches the genotypes' build and chromosome names and that bim positions "
+                    "are base pairs; otherwise use windows."
+                )
+    return warnings
 
 
 # ----------------------------------------------------------------------------- windows

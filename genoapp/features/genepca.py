@@ -6,31 +6,69 @@ gene's features, named ``"chrom:GENE:pc"``. ``k_g`` follows DiseaseCapsule (Wang
 "DiseaseCapsule: a capsule network for complex disease prediction"): 8 if ``m_g > 20``,
 4 if ``4 < m_g <= 20``, else 1, never more than ``m_g``.
 
-Exact and batched: genes with the same number of SNPs are stacked and their covariance
-matrices (float64) decomposed with one batched symmetric eigensolver call (``torch.linalg.eigh``;
-on the GPU when ``device`` says so), instead of thousands of small SVDs in a Python loop. The
-result equals ``sklearn.decomposition.PCA(n_components=k_g)`` fitted per gene, signs included
+Streaming and batched (the authors ran scikit-learn ``PCA`` gene by gene):
+
+* Genes are taken in annotation order and cut into **blocks of neighbouring genes** (about
+  ``block_snps`` (SNP, gene) pairs each). A block's variants are read at once (from RAM, or
+  unpacked from a memory-mapped PLINK .bed by a compiled kernel), mean-imputed with the fitting
+  rows' means and centred; the dense (samples x all SNPs) matrix never exists, so 10,405 x
+  505,333 dosages need well under 8 GB. Scores go straight into the output (RAM, or a ``.npy``
+  memory map).
+* The genes of a block are shared among worker threads (one per core), each running
+  single-threaded kernels: coarse-grained parallelism that stays fast on a busy machine.
+* Small genes (up to 32 SNPs, or 64 with ``precision="exact"``) are zero-padded to a few common
+  sizes and processed together: batched covariance (``torch.bmm``: float64, or with
+  ``precision="fast"`` float32 products of the integer dosages, exact, then the corrections
+  below), batched symmetric eigendecomposition (LAPACK) and batched projection.
+* Larger genes are processed one by one on zero-copy slices of the block (a gene is a run of
+  consecutive variants). With ``precision="fast"`` and integer dosages, their covariance is
+  computed **exactly** from int8 dosages with an integer matrix product (``torch._int_mm``),
+  then corrected for the mean-imputed missing genotypes:
+  ``Z'Z = Y'Y - mu_b (s_a - (Y'D)_ab) - mu_a (s_b - (Y'D)_ba) + mu_a mu_b (n - c_a - c_b + (D'D)_ab)``
+  with ``Y`` the dosages (missing -> 0), ``D`` the missing indicators, ``s`` and ``c`` their
+  column sums and ``mu`` the imputation means; the sparse terms ``Y'D`` and ``D'D`` cost about
+  (missing rate) x the dense product. Only the top ``k`` eigenpairs are computed (LAPACK
+  ``dsyevr`` subset), in float64.
+* On a GPU (``device="auto"`` when present) the data and products are in float64 on the GPU
+  and the eigensolvers run on the CPU threads.
+
+The result equals ``sklearn.decomposition.PCA(n_components=k_g)`` fitted per gene, signs included
 (scikit-learn's ``svd_flip(u_based_decision=False)``: the loading of largest absolute value of
-each component is positive).
+each component is positive): to float64 rounding with ``precision="exact"``; with ``"fast"`` the
+covariances of large genes are exact and the remaining float32 steps give scores with a relative
+error of about 1e-6.
 """
 
 from __future__ import annotations
+
+import dataclasses
+import os
+import struct
+import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 
 from genoapp.errors import ConfigError, InputDataError
+from genoapp.features.blocks import make_source
 from genoapp.features.impute import _as_2d_float
 
-__all__ = ["GenePCA", "gene_pca_k"]
+__all__ = ["GenePCA", "GenePCAResult", "gene_pca_features", "gene_pca_k", "gene_pca_transform"]
 
-# Elements (float64) of one gathered (samples x genes x SNPs) block: 2**25 = 256 MB.
+# Elements of one gathered (genes x SNPs x samples) batch of small genes: 2**25 (256 MB float64).
 _BATCH_ELEMENTS = 1 << 25
 # Eigenvalues (dosage^2 units) at or below this are treated as zero variance.
 _ABS_TOL = 1e-12
 # Rows per chunk when scanning X for NaN.
 _ROW_CHUNK = 2048
+# Padded sizes of the batched small genes.
+_BUCKETS = np.array([1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 28, 32, 40, 48, 56, 64])
+# Largest gene processed in the padded batches, by precision.
+_SMALL_MAX = {"exact": 64, "fast": 32}
+# From this size on, only the top eigenpairs are computed (LAPACK dsyevr subset, CPU).
+_EIGH_SUBSET_MIN = 48
 
 
 def gene_pca_k(n_snps):
@@ -63,13 +101,6 @@ def gene_pca_k(n_snps):
     return int(k) if k.ndim == 0 else k
 
 
-def _project(sub, V):
-    """Scores ``(n, B, k)`` of centred blocks ``sub`` ``(n, B, m)`` on loadings ``V`` ``(B, m, k)``."""
-    if sub.shape[2] == 1:
-        return sub * V[:, 0, :][None, :, :]
-    return (sub.permute(1, 0, 2) @ V).permute(1, 0, 2)
-
-
 def _import_torch():
     import torch  # lazy: about 3 s
 
@@ -78,7 +109,7 @@ def _import_torch():
 
 def _resolve_device(device):
     torch = _import_torch()
-    name = str(device).lower() if device is not None else ""
+    name = str(device).lower().strip() if device is not None else ""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cpu":
@@ -93,6 +124,142 @@ def _resolve_device(device):
     raise ConfigError(f"GenePCA(device=...): expected 'cpu', 'cuda' or 'auto', found {device!r}.")
 
 
+# ----------------------------------------------------------------------------- plan
+
+
+@dataclasses.dataclass
+class _Plan:
+    names: np.ndarray  # gene keys, order of first appearance
+    chrom: np.ndarray
+    sizes: np.ndarray  # SNPs per gene
+    offsets: np.ndarray  # start of each gene in vidx
+    vidx: np.ndarray  # variant indices, grouped by gene, sorted within a gene
+    blocks: list  # (g0, g1): consecutive genes processed together
+
+
+def _plan(annotation: pd.DataFrame, p: int, block_snps: int, where: str) -> _Plan:
+    if not isinstance(annotation, pd.DataFrame):
+        raise InputDataError(
+            f"{where}: annotation must be a DataFrame (output of annotate_snps or "
+            f"snp_windows), found {type(annotation).__name__}."
+        )
+    missing = [c for c in ("variant_index", "gene", "chrom") if c not in annotation.columns]
+    if missing:
+        raise InputDataError(
+            f"{where}: annotation lacks column(s) {missing}; pass the output of "
+            "annotate_snps or snp_windows."
+        )
+    if len(annotation) == 0:
+        raise InputDataError(
+            f"{where}: the annotation is empty (no SNP was assigned to a gene); check that "
+            "the gene table has the chromosomes and genome build of the genotypes."
+        )
+    if annotation["variant_index"].isna().any() or annotation["gene"].isna().any():
+        raise InputDataError(f"{where}: annotation has missing variant_index or gene values.")
+    vidx = np.asarray(annotation["variant_index"].to_numpy(), dtype=np.int64)
+    if vidx.min() < 0 or vidx.max() >= p:
+        raise InputDataError(
+            f"{where}: annotation refers to variant_index {int(vidx.min())}..{int(vidx.max())} "
+            f"but the genotypes have {p} variants; annotate the same variants (same order)."
+        )
+    code, names = pd.factorize(annotation["gene"], sort=False)
+    code = np.asarray(code, dtype=np.int64)
+    names = np.asarray(names, dtype=object).astype(str)
+    n_genes = len(names)
+    first_row = np.full(n_genes, len(code), dtype=np.int64)
+    np.minimum.at(first_row, code, np.arange(len(code)))
+    chrom = annotation["chrom"].to_numpy(dtype=object).astype(str)[first_row]
+    order = np.lexsort((vidx, code))
+    code_s, vidx_s = code[order], vidx[order]
+    keep = np.ones(len(order), dtype=bool)
+    keep[1:] = (code_s[1:] != code_s[:-1]) | (vidx_s[1:] != vidx_s[:-1])
+    code_s, vidx_s = code_s[keep], vidx_s[keep]
+    sizes = np.bincount(code_s, minlength=n_genes).astype(np.int64)
+    offsets = np.cumsum(sizes) - sizes
+    # blocks of consecutive genes holding about block_snps (variant, gene) pairs
+    blocks = []
+    csum = np.cumsum(sizes)
+    g0 = 0
+    while g0 < n_genes:
+        base = csum[g0 - 1] if g0 else 0
+        g1 = int(np.searchsorted(csum, base + block_snps, side="right"))
+        g1 = max(g1, g0 + 1)
+        blocks.append((g0, g1))
+        g0 = g1
+    return _Plan(names, chrom, sizes, offsets, vidx_s, blocks)
+
+
+# ----------------------------------------------------------------------------- linear algebra
+
+
+def _sign_fix(evecs):
+    """Largest |loading| of each component positive (scikit-learn svd_flip, v-based)."""
+    torch = _import_torch()
+    am = evecs.abs().argmax(dim=-2, keepdim=True)
+    sgn = torch.sign(torch.gather(evecs, -2, am))
+    sgn[sgn == 0] = 1.0
+    return evecs * sgn
+
+
+def _top_eigh(cov, k: int):
+    """Top ``k`` eigenpairs of a symmetric float64 matrix (descending), signs fixed.
+
+    Returns (eigenvalues (k,), eigenvectors (m, k), largest eigenvalue) on the matrix's device.
+    Always solved on the CPU with LAPACK's ``dsyevr`` (through scipy), which computes only the
+    top ``k`` pairs of a large matrix; GPU solvers are slow for many mid-sized matrices.
+    """
+    from scipy.linalg import eigh as sp_eigh
+
+    torch = _import_torch()
+    m = cov.shape[0]
+    a = cov.cpu().numpy()
+    if m >= _EIGH_SUBSET_MIN and k < m:
+        w, v = sp_eigh(a, subset_by_index=[m - k, m - 1], driver="evr", overwrite_a=True,
+                       check_finite=False)
+    else:
+        w, v = sp_eigh(a, driver="evr", overwrite_a=True, check_finite=False)
+        w, v = w[m - k:], v[:, m - k:]
+    evals = torch.from_numpy(np.ascontiguousarray(w[::-1])).to(cov.device)
+    evecs = torch.from_numpy(np.ascontiguousarray(v[:, ::-1])).to(cov.device)
+    return evals.clamp(min=0.0), _sign_fix(evecs), float(w[-1])
+
+
+def _batched_eigh(cov):
+    """Eigenpairs (ascending) of a batch of small symmetric matrices, with LAPACK on the CPU."""
+    torch = _import_torch()
+    w, v = np.linalg.eigh(cov.cpu().numpy())
+    return torch.from_numpy(w).to(cov.device), torch.from_numpy(v).to(cov.device)
+
+
+def _integer_cov(blk, rows, n_fit: int):
+    """Exact covariance (float64) of one gene from int8 dosages (``precision="fast"``)."""
+    from genoapp.features import _kernels as K
+
+    torch = _import_torch()
+    m = len(rows)
+    contiguous = rows[-1] - rows[0] + 1 == m
+    y = blk.y8[rows[0] : rows[-1] + 1] if contiguous else blk.y8[torch.from_numpy(rows)]
+    g = torch._int_mm(y, y.T).numpy()  # Y'Y, exact (int32)
+    c = blk.n_miss_fit[rows].astype(np.float64)
+    c_obs = np.zeros((m, m), dtype=np.int32)
+    c_miss = np.zeros((m, m), dtype=np.int32)
+    if c.sum() > 0:
+        ptr = blk.miss_ptr
+        counts = ptr[rows + 1] - ptr[rows]
+        gptr = np.zeros(m + 1, dtype=np.int64)
+        np.cumsum(counts, out=gptr[1:])
+        gidx = np.concatenate([blk.miss_idx[ptr[r] : ptr[r + 1]] for r in rows])
+        ct = y.T.contiguous().numpy()  # (n_fit, m), missing -> 0
+        ct[gidx, np.repeat(np.arange(m), counts)] = -1
+        K.missing_products(ct, gptr, gidx, c_obs, c_miss)
+    out = np.empty((m, m), dtype=np.float64)
+    K.combine_cov(g, blk.means[rows], blk.sums[rows], c, n_fit, c_obs, c_miss, out)
+    return torch.from_numpy(out)
+
+
+# ----------------------------------------------------------------------------- estimator
+
+
 class GenePCA(BaseEstimator):
     """Per-gene PCA features (DiseaseCapsule "Gene-PCA"), scikit-learn style.
 
@@ -104,10 +271,19 @@ class GenePCA(BaseEstimator):
     max_components : int, default 8
         Upper bound on the components of any gene (>= 1).
     dtype : {"float32", "float64"}, default "float32"
-        dtype of the returned features (computation is always float64).
+        dtype of the returned features.
     device : {"cpu", "cuda", "auto"}, default "cpu"
-        Where the batched covariance products and eigensolvers run (``"auto"``: CUDA if
+        Where the covariances, eigensolvers and projections run (``"auto"``: CUDA if
         available, else CPU). The device used is stored in ``device_``.
+    precision : {"exact", "fast", "auto"}, default "exact"
+        ``"exact"``: float64 throughout, any real-valued dosages. ``"fast"``: for integer
+        dosages (0, 1, 2; NaN allowed where imputation is done by :func:`gene_pca_features`):
+        exact integer covariances for genes above 32 SNPs, float32 centred dosages elsewhere
+        (scores to about 1e-6 relative). ``"auto"``: ``"fast"`` on the CPU when the used columns
+        are integer-coded, else ``"exact"`` (always ``"exact"`` on a GPU).
+    block_snps : int, default 16384
+        About this many (SNP, gene) pairs are read and processed at once (memory ~ 5 bytes x
+        samples x block_snps in ``"fast"``, 8 bytes in ``"exact"``).
 
     Attributes
     ----------
@@ -127,13 +303,15 @@ class GenePCA(BaseEstimator):
         ``explained_variance_`` divided by the total variance of its gene (as scikit-learn's
         per-gene PCA).
     mean_ : numpy.ndarray of float64, shape (n_variants,)
-        Mean dosage of every variant on the fitting rows (NaN for variants in no gene).
+        Mean dosage of every variant on the (observed) fitting rows (NaN for variants in no gene).
     n_features_in_ : int
         Variants (columns of ``X``) seen in ``fit``.
     n_samples_fit_ : int
         Rows used in ``fit``.
     device_ : str
         Device used.
+    precision_ : str
+        Precision used (``"exact"`` or ``"fast"``).
 
     Notes
     -----
@@ -146,14 +324,18 @@ class GenePCA(BaseEstimator):
       they stay in ``genes_`` with ``n_components = 0``.
     * A SNP assigned to several genes (overlapping genes, nearest-gene ties) is used in each.
     * Leakage-safe use: ``fit`` on training rows, ``transform`` all rows (DESIGN default); the
-      published DiseaseCapsule behaviour is ``fit`` on all rows.
+      published DiseaseCapsule behaviour is ``fit`` on all rows. :func:`gene_pca_features` does
+      both in one streaming pass, from RAM or from a .bed file.
     """
 
-    def __init__(self, *, k_rule="diseasecapsule", max_components=8, dtype="float32", device="cpu"):
+    def __init__(self, *, k_rule="diseasecapsule", max_components=8, dtype="float32", device="cpu",
+                 precision="exact", block_snps=16384):
         self.k_rule = k_rule
         self.max_components = max_components
         self.dtype = dtype
         self.device = device
+        self.precision = precision
+        self.block_snps = block_snps
 
     # ------------------------------------------------------------------ parameters / inputs
     def _check_params(self):
@@ -180,14 +362,21 @@ class GenePCA(BaseEstimator):
             raise ConfigError(
                 f"GenePCA(dtype=...): expected 'float32' or 'float64', found {self.dtype!r}."
             )
+        if self.precision not in ("exact", "fast", "auto"):
+            raise ConfigError(
+                f"GenePCA(precision=...): expected 'exact', 'fast' or 'auto', found {self.precision!r}."
+            )
+        bs = self.block_snps
+        if isinstance(bs, bool) or not isinstance(bs, (int, np.integer)) or bs < 1:
+            raise ConfigError(f"GenePCA(block_snps=...): expected an integer >= 1, found {bs!r}.")
         return np.dtype(str(self.dtype)), _resolve_device(self.device)
 
-    def _k_for(self, m: int) -> int:
+    def _kcap(self, sizes: np.ndarray, n_fit: int) -> np.ndarray:
         if self.k_rule == "diseasecapsule":
-            k = gene_pca_k(m)
+            k = gene_pca_k(sizes)
         else:
-            k = min(int(self.k_rule), m)
-        return int(min(k, int(self.max_components)))
+            k = np.minimum(int(self.k_rule), sizes)
+        return np.minimum(np.minimum(k, int(self.max_components)), max(n_fit - 1, 0)).astype(np.int64)
 
     @staticmethod
     def _check_nan(X: np.ndarray, used: np.ndarray, where: str) -> None:
@@ -207,49 +396,19 @@ class GenePCA(BaseEstimator):
             if not np.isfinite(block).all():
                 raise InputDataError(f"{where}: X has infinite values; expected dosages 0..2.")
 
-    @staticmethod
-    def _prepare(annotation: pd.DataFrame, p: int):
-        if not isinstance(annotation, pd.DataFrame):
-            raise InputDataError(
-                f"GenePCA.fit: annotation must be a DataFrame (output of annotate_snps or "
-                f"snp_windows), found {type(annotation).__name__}."
-            )
-        missing = [c for c in ("variant_index", "gene", "chrom") if c not in annotation.columns]
-        if missing:
-            raise InputDataError(
-                f"GenePCA.fit: annotation lacks column(s) {missing}; pass the output of "
-                "annotate_snps or snp_windows."
-            )
-        if len(annotation) == 0:
-            raise InputDataError(
-                "GenePCA.fit: the annotation is empty (no SNP was assigned to a gene); check that "
-                "the gene table has the chromosomes and genome build of the genotypes."
-            )
-        if annotation["variant_index"].isna().any() or annotation["gene"].isna().any():
-            raise InputDataError(
-                "GenePCA.fit: annotation has missing variant_index or gene values."
-            )
-        vidx = np.asarray(annotation["variant_index"].to_numpy(), dtype=np.int64)
-        if vidx.min() < 0 or vidx.max() >= p:
-            raise InputDataError(
-                f"GenePCA.fit: annotation refers to variant_index {int(vidx.min())}..{int(vidx.max())} "
-                f"but X has {p} columns; annotate the same variants (same order) as in X."
-            )
-        code, names = pd.factorize(annotation["gene"], sort=False)
-        code = np.asarray(code, dtype=np.int64)
-        names = np.asarray(names, dtype=object).astype(str)
-        n_genes = len(names)
-        first_row = np.full(n_genes, len(code), dtype=np.int64)
-        np.minimum.at(first_row, code, np.arange(len(code)))
-        chrom = annotation["chrom"].to_numpy(dtype=object).astype(str)[first_row]
-        order = np.lexsort((vidx, code))
-        code_s, vidx_s = code[order], vidx[order]
-        keep = np.ones(len(order), dtype=bool)
-        keep[1:] = (code_s[1:] != code_s[:-1]) | (vidx_s[1:] != vidx_s[:-1])
-        code_s, vidx_s = code_s[keep], vidx_s[keep]
-        sizes = np.bincount(code_s, minlength=n_genes).astype(np.int64)
-        offsets = np.cumsum(sizes) - sizes
-        return names, chrom, sizes, offsets, vidx_s
+    def _resolve_precision(self, source, dev, used_cols) -> str:
+        prec = self.precision
+        if prec == "auto":
+            prec = "fast" if dev.type == "cpu" and source.is_integer_coded(used_cols) else "exact"
+        if prec == "fast":
+            if dev.type != "cpu":
+                prec = "exact"  # float64 on the GPU is fast enough
+            elif not source.is_integer_coded(used_cols):
+                raise InputDataError(
+                    "GenePCA(precision='fast') needs integer dosages (0, 1, 2, missing); the "
+                    "genotypes hold other values. Use precision='exact' (or 'auto')."
+                )
+        return prec
 
     # ------------------------------------------------------------------ fitting
     def fit(self, X, annotation) -> GenePCA:
@@ -276,7 +435,7 @@ class GenePCA(BaseEstimator):
         ConfigError
             Invalid hyper-parameters or unavailable device.
         """
-        self._fit(X, annotation, want_scores=False)
+        self._fit_array(X, annotation, want_scores=False)
         return self
 
     def fit_transform(self, X, annotation) -> np.ndarray:
@@ -286,90 +445,132 @@ class GenePCA(BaseEstimator):
         -------
         numpy.ndarray, shape (n_samples, n_features), dtype ``self.dtype``
         """
-        return self._fit(X, annotation, want_scores=True)
+        return self._fit_array(X, annotation, want_scores=True)
 
-    def _fit(self, X, annotation, *, want_scores: bool):
-        out_dtype, dev = self._check_params()
-        torch = _import_torch()
+    def _fit_array(self, X, annotation, *, want_scores: bool):
+        self._check_params()
         X = _as_2d_float(X, "GenePCA.fit: X")
         n, p = X.shape
         if n < 2:
             raise InputDataError(
                 f"GenePCA.fit: X has {n} row(s); PCA needs at least 2 samples to fit."
             )
-        names, chrom, sizes, offsets, vidx_s = self._prepare(annotation, p)
-        used = np.unique(vidx_s)
-        self._check_nan(X, used, "GenePCA.fit")
-        n_genes = len(names)
+        plan = _plan(annotation, p, int(self.block_snps), "GenePCA.fit")
+        self._check_nan(X, np.unique(plan.vidx), "GenePCA.fit")
+        source = make_source(X)
+        out = self._run_fit(source, plan, p, want_scores=want_scores, out=None, progress=None)
+        return None if out is None else np.ascontiguousarray(out)
+
+    # ------------------------------------------------------------------ the streaming engine
+    def _run_fit(self, source, plan: _Plan, p: int, *, want_scores, out, progress):
+        """Fit on the source's fitting rows; optionally score all its rows.
+
+        Returns the (n_rows, n_features) scores (Fortran-ordered; a memmap when ``out`` is a
+        path) or None.
+        """
+        from threadpoolctl import threadpool_limits
+
+        # Many small LAPACK calls: single-threaded BLAS is far faster (and robust on a busy
+        # machine); the large products run in torch with its own threads.
+        with threadpool_limits(limits=1, user_api="blas"):
+            return self._run_fit_inner(source, plan, p, want_scores=want_scores, out=out,
+                                       progress=progress)
+
+    def _run_fit_inner(self, source, plan: _Plan, p: int, *, want_scores, out, progress):
+        out_dtype, dev = self._check_params()
+        n_rows, n_fit = source.n_rows, source.n_fit
+        used_cols = np.unique(plan.vidx)
+        prec = self._resolve_precision(source, dev, used_cols)
+        n_genes = len(plan.names)
+        kcap = self._kcap(plan.sizes, n_fit)
+        kmax_all = max(int(self.max_components), 1)
         eps = float(np.finfo(np.float64).eps)
 
         mean = np.full(p, np.nan)
         n_comp = np.zeros(n_genes, dtype=np.int64)
         total_var = np.zeros(n_genes, dtype=np.float64)
-        ev_pad = np.zeros((n_genes, max(int(self.max_components), 1)), dtype=np.float64)
-        groups = []  # (m, gene ids, idx (G, m), V (G, m, kcap))
-        score_chunks = []  # (gene ids, scores (n, G, kcap))
+        ev_pad = np.zeros((n_genes, kmax_all), dtype=np.float64)
+        loadings = {}  # gene -> (m, k) float64 numpy
+        counted = np.zeros(p, dtype=bool)
+        n_imp_fit = n_imp_all = n_all_missing = 0
 
-        for m in np.unique(sizes):
-            m = int(m)
-            if m == 0:
-                continue
-            gids = np.flatnonzero(sizes == m)
-            idx_all = vidx_s[offsets[gids][:, None] + np.arange(m)]
-            kcap = min(self._k_for(m), n - 1)
-            step = max(1, _BATCH_ELEMENTS // (n * m))
-            g_keep, idx_keep, v_keep = [], [], []
-            for b0 in range(0, len(gids), step):
-                g = gids[b0 : b0 + step]
-                idx = idx_all[b0 : b0 + step]
-                B = len(g)
-                sub = torch.from_numpy(X[:, idx.reshape(-1)]).to(device=dev, dtype=torch.float64)
-                mu = sub.mean(dim=0)
-                sub.sub_(mu)
-                sub = sub.reshape(n, B, m)  # (n, B, m), centred
-                if m == 1:  # one SNP: the component is the SNP itself (loading +1)
-                    tot = (sub[:, :, 0] ** 2).sum(0) / (n - 1)
-                    evals = tot[:, None]
-                    evecs = torch.ones((B, 1, 1), dtype=torch.float64, device=dev)
-                else:
-                    sub_b = sub.permute(1, 0, 2)  # (B, n, m) view
-                    cov = sub_b.transpose(1, 2) @ sub_b / (n - 1)
-                    tot = torch.diagonal(cov, dim1=1, dim2=2).sum(-1)
-                    evals, evecs = torch.linalg.eigh(cov)
-                    evals = evals.flip(-1).clamp(min=0.0)
-                    evecs = evecs.flip(-1)[:, :, :kcap]
-                    # sign: largest |loading| of each component positive (sklearn svd_flip, v-based)
-                    am = evecs.abs().argmax(dim=1, keepdim=True)
-                    sgn = torch.sign(torch.gather(evecs, 1, am))
-                    sgn[sgn == 0] = 1.0
-                    evecs = evecs * sgn
-                tol = torch.clamp(evals[:, 0] * (max(n, m) * eps), min=_ABS_TOL)
-                rank = (evals > tol[:, None]).sum(-1)
-                k_g = torch.clamp(rank, max=kcap)
-                live = torch.arange(kcap, device=dev)[None, :] < k_g[:, None]
-                evecs = evecs * live[:, None, :]
-                mean[idx.reshape(-1)] = mu.cpu().numpy()
-                k_np = k_g.cpu().numpy()
-                n_comp[g] = k_np
-                total_var[g] = tot.cpu().numpy()
-                ev_pad[g, :kcap] = evals[:, :kcap].cpu().numpy()
-                nz = k_np > 0
-                if not nz.any():
-                    continue
-                if not nz.all():
-                    sel = torch.from_numpy(np.flatnonzero(nz)).to(dev)
-                    evecs = evecs.index_select(0, sel)
-                    sub = sub.index_select(1, sel)
-                g_keep.append(g[nz])
-                idx_keep.append(idx[nz])
-                v_keep.append(evecs.cpu().numpy())
-                if want_scores:
-                    sc = _project(sub, evecs)  # (n, B', kcap)
-                    score_chunks.append((g[nz], sc.cpu().numpy().astype(out_dtype, copy=False)))
-            if g_keep:
-                groups.append(
-                    (m, np.concatenate(g_keep), np.concatenate(idx_keep), np.concatenate(v_keep))
-                )
+        # Scores are written straight into the output by the workers, at rows laid out with the
+        # rule's k per gene (an upper bound); genes with fewer components (rank) are compacted
+        # at the end.
+        torch = _import_torch()
+        f_max = int(kcap.sum())
+        first_cap = np.cumsum(kcap) - kcap
+        scores, scores_t, out_t, path = None, None, None, None
+        if want_scores:
+            scores, path = _allocate(out, n_rows, f_max, out_dtype)
+            scores_t = scores.T  # (f_max, n_rows), C-contiguous
+            out_t = torch.from_numpy(scores_t) if f_max else None
+        small_max = _SMALL_MAX[prec]
+        n_blocks = len(plan.blocks)
+
+        # Genes of a block are spread over worker threads, each running single-threaded torch /
+        # LAPACK / numba code: coarse-grained parallelism, robust on a busy machine. (On a GPU
+        # the products run there and the eigensolvers on the CPU threads.)
+        n_workers = max(1, min(torch.get_num_threads(), 32))
+        prev_threads = torch.get_num_threads()
+        pool = None
+        if n_workers > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            pool = ThreadPoolExecutor(n_workers, initializer=torch.set_num_threads,
+                                      initargs=(1,))
+            torch.set_num_threads(1)  # no OpenMP team spinning in the main thread either
+        source.pool = pool
+        block_cols = [np.unique(plan.vidx[plan.offsets[g0] : plan.offsets[g1 - 1] + plan.sizes[g1 - 1]])
+                      for g0, g1 in plan.blocks]
+        source.reserve(max(len(c) for c in block_cols))
+        try:
+            for bi, (g0, g1) in enumerate(plan.blocks):
+                cols = block_cols[bi]
+                blk = source.block(cols, mode=prec, device=dev)
+                new = ~counted[cols]
+                counted[cols] = True
+                n_imp_fit += int(blk.n_miss_fit[new].sum())
+                n_imp_all += int(blk.n_miss_all[new].sum())
+                n_all_missing += int((blk.n_miss_fit[new] == n_fit).sum())
+                mean[cols] = blk.means
+                genes = np.arange(g0, g1)
+                local = [np.searchsorted(cols, plan.vidx[plan.offsets[g]:plan.offsets[g] + plan.sizes[g]])
+                         for g in genes]
+                sizes = plan.sizes[genes]
+                small = genes[(sizes <= small_max) & (kcap[genes] > 0)]
+                large = genes[(sizes > small_max) & (kcap[genes] > 0)]
+                large = large[np.argsort(-plan.sizes[large], kind="stable")]  # longest first
+                tasks = [(np.array([g]), None) for g in large]
+                if len(small):
+                    b_of = np.searchsorted(_BUCKETS, plan.sizes[small])
+                    for b in np.unique(b_of)[::-1]:
+                        P = int(_BUCKETS[b])
+                        gs = small[b_of == b]
+                        step = max(1, _BATCH_ELEMENTS // (P * n_rows))
+                        tasks += [(gs[c0 : c0 + step], P) for c0 in range(0, len(gs), step)]
+
+                def run(task, blk=blk, local=local, g0=g0, out_t=out_t):
+                    gb, P = task
+                    if P is None:
+                        return self._large_gene(blk, local[gb[0] - g0], n_fit, int(kcap[gb[0]]),
+                                                eps, prec, out_t, int(first_cap[gb[0]]))
+                    return self._small_batch(blk, gb, local, g0, P, n_fit, kcap, eps, prec,
+                                             out_t, first_cap)
+
+                results = pool.map(run, tasks) if pool is not None else map(run, tasks)
+                for (gb, _), res in zip(tasks, results, strict=True):
+                    self._store(res, gb, plan, n_comp, total_var, ev_pad, loadings)
+                if progress is not None:
+                    progress((bi + 1) / n_blocks, f"Gene-PCA: block {bi + 1}/{n_blocks}")
+                del blk, results
+        finally:
+            source.pool = None
+            if pool is not None:
+                pool.shutdown()
+            torch.set_num_threads(prev_threads)
+        if want_scores and (n_comp < kcap).any():
+            _compact_rows(scores_t, first_cap, n_comp)
 
         first = np.cumsum(n_comp) - n_comp
         first = np.where(n_comp > 0, first, -1)
@@ -380,18 +581,20 @@ class GenePCA(BaseEstimator):
         with np.errstate(invalid="ignore", divide="ignore"):
             evr = ev / total_var[feat_gene_id]
 
-        # output columns of every stored component (-1 = padding)
-        self._groups = []
-        for m, g, idx, V in groups:
-            kcap = V.shape[2]
-            j = np.arange(kcap)[None, :]
-            cols = np.where(j < n_comp[g][:, None], first[g][:, None] + j, -1)
-            self._groups.append({"m": m, "genes": g, "idx": idx, "V": V, "cols": cols})
+        # flat storage of the loadings (gene order), for transform and gene_loadings
+        l_off = np.zeros(n_genes + 1, dtype=np.int64)
+        np.cumsum(plan.sizes * n_comp, out=l_off[1:])
+        flat = np.zeros(int(l_off[-1]), dtype=np.float64)
+        for g, V in loadings.items():
+            flat[l_off[g] : l_off[g + 1]] = V.reshape(-1)
+        self._plan_ = plan
+        self._load_flat = flat
+        self._load_off = l_off
 
-        self.feature_gene_ = names[feat_gene_id]
+        self.feature_gene_ = plan.names[feat_gene_id]
         self.feature_names_ = (
             (
-                pd.Series(chrom[feat_gene_id], dtype=object)
+                pd.Series(plan.chrom[feat_gene_id], dtype=object)
                 + ":"
                 + pd.Series(self.feature_gene_, dtype=object)
                 + ":"
@@ -406,9 +609,9 @@ class GenePCA(BaseEstimator):
         np.add.at(evr_total, feat_gene_id, evr)
         self.genes_ = pd.DataFrame(
             {
-                "gene": pd.array(names, dtype="str"),
-                "chrom": pd.array(chrom, dtype="str"),
-                "n_snps": sizes,
+                "gene": pd.array(plan.names, dtype="str"),
+                "chrom": pd.array(plan.chrom, dtype="str"),
+                "n_snps": plan.sizes,
                 "n_components": n_comp,
                 "explained_variance_ratio_total": evr_total,
                 "total_variance": total_var,
@@ -417,19 +620,121 @@ class GenePCA(BaseEstimator):
         )
         self.mean_ = mean
         self.n_features_in_ = p
-        self.n_samples_fit_ = n
+        self.n_samples_fit_ = n_fit
         self.device_ = str(dev)
+        self.precision_ = prec
         self._out_dtype = out_dtype
-
+        self.n_imputed_fit_ = n_imp_fit
+        self.n_imputed_total_ = n_imp_all
+        self.n_variants_all_missing_ = n_all_missing
         if not want_scores:
             return None
-        out = np.empty((n, n_feat), dtype=out_dtype)
-        for g, sc in score_chunks:
-            j = np.arange(sc.shape[2])[None, :]
-            cols = np.where(j < n_comp[g][:, None], first[g][:, None] + j, -1)
-            mask = cols >= 0
-            out[:, cols[mask]] = sc[:, mask]
-        return out
+        del scores_t, out_t
+        return _finish(scores, path, n_rows, n_feat, out_dtype)
+
+    @staticmethod
+    def _store(res, gb, plan, n_comp, total_var, ev_pad, loadings):
+        n_comp[gb] = res["k"]
+        total_var[gb] = res["tot"]
+        ev = res["evals"]
+        ev_pad[gb, : ev.shape[1]] = ev
+        for j, g in enumerate(gb):
+            k = int(res["k"][j])
+            if k:
+                loadings[int(g)] = res["V"][j][: plan.sizes[g], :k]
+
+    def _small_batch(self, blk, gb, local, g0, P, n_fit, kcap, eps, prec, out_t, first_cap):
+        torch = _import_torch()
+        B = len(gb)
+        m = np.array([len(local[g - g0]) for g in gb])
+        idx = np.zeros((B, P), dtype=np.int64)
+        mask = np.zeros((B, P), dtype=bool)
+        for j, g in enumerate(gb):
+            idx[j, : m[j]] = local[g - g0]
+            mask[j, : m[j]] = True
+        src = blk.centred  # (w + 1, n); the last row is zeros (padding)
+        idx[~mask] = src.shape[0] - 1
+        idx_t = torch.from_numpy(idx.reshape(-1)).to(src.device)
+        mask_t = torch.from_numpy(mask).to(src.device)
+        A = src.index_select(0, idx_t).view(B, P, -1) if out_t is not None else None
+        if prec == "fast":
+            # exact: integer products in float32 (sums of small integers), then the missing-
+            # genotype corrections and centring in float64
+            from genoapp.features import _kernels as K
+
+            Y = blk.y8.index_select(0, idx_t).view(B, P, -1).to(torch.float32)
+            g = torch.bmm(Y, Y.transpose(1, 2)).numpy()
+            del Y
+            cov_np = np.zeros((B, P, P), dtype=np.float64)
+            K.small_cov(g, blk.codes, blk.fit_pos, idx, m, blk.miss_ptr, blk.miss_idx, blk.means,
+                        blk.sums, blk.n_miss_fit.astype(np.float64), n_fit, cov_np)
+            cov = torch.from_numpy(cov_np)
+        else:
+            if A is None:
+                A = src.index_select(0, idx_t).view(B, P, -1)
+            Af = A[:, :, blk.fit].to(torch.float64)
+            cov = Af @ Af.transpose(1, 2) / (n_fit - 1)
+            del Af
+        tot = torch.diagonal(cov, dim1=1, dim2=2).sum(-1)
+        kmax = int(kcap[gb].max())
+        if P == 1:
+            evals = tot[:, None].clone()
+            evecs = torch.ones((B, 1, 1), dtype=torch.float64, device=cov.device)
+            lam1 = evals[:, 0]
+        else:
+            evals, evecs = _batched_eigh(cov)
+            evals = evals.flip(-1).clamp(min=0.0)
+            lam1 = evals[:, 0]
+            evecs = evecs.flip(-1)[:, :, :kmax] * mask_t[:, :, None].to(torch.float64)
+            evecs = _sign_fix(evecs)
+            evals = evals[:, :kmax]
+        m_t = torch.from_numpy(m).to(cov.device)
+        n_big = torch.clamp(m_t, min=n_fit).to(torch.float64)
+        tol = torch.clamp(lam1 * n_big * eps, min=_ABS_TOL)
+        rank = (evals > tol[:, None]).sum(-1)
+        k = torch.minimum(rank, torch.from_numpy(kcap[gb]).to(cov.device))
+        live = torch.arange(evecs.shape[2], device=cov.device)[None, :] < k[:, None]
+        evecs = evecs * live[:, None, :]
+        res = {"k": k.cpu().numpy().astype(np.int64), "tot": tot.cpu().numpy(),
+               "evals": (evals * live).cpu().numpy(), "V": evecs.cpu().numpy()}
+        if out_t is not None:
+            V = evecs.to(A.dtype)
+            S = (V.transpose(1, 2) @ A).to(device="cpu", dtype=out_t.dtype)  # (B, kmax, n)
+            for j, g in enumerate(gb):
+                kj = int(res["k"][j])
+                if kj:
+                    out_t[first_cap[g] : first_cap[g] + kj].copy_(S[j, :kj])
+        return res
+
+    def _large_gene(self, blk, rows, n_fit, kcap, eps, prec, out_t, first):
+        torch = _import_torch()
+        m = len(rows)
+        contiguous = rows[-1] - rows[0] + 1 == m
+        src = blk.centred
+        xg = src[rows[0] : rows[-1] + 1] if contiguous else src[torch.from_numpy(rows).to(src.device)]
+        if prec == "fast":
+            cov = _integer_cov(blk, rows, n_fit)
+        else:
+            xf = xg[:, blk.fit]
+            cov = (xf @ xf.T) / (n_fit - 1)
+        tot = float(torch.diagonal(cov).sum())
+        evals, V, lam1 = _top_eigh(cov, kcap)
+        tol = max(lam1 * max(n_fit, m) * eps, _ABS_TOL)
+        k = int(min(int((evals > tol).sum()), kcap))
+        V = V[:, :k]
+        evals_np = np.zeros((1, kcap))
+        evals_np[0, :k] = evals[:k].cpu().numpy()
+        Vp = np.zeros((1, m, kcap))
+        Vp[0, :, :k] = V.cpu().numpy()
+        res = {"k": np.array([k]), "tot": np.array([tot]), "evals": evals_np, "V": Vp}
+        if out_t is not None and k:
+            out_t[first : first + k].copy_((V.to(xg.dtype).T @ xg).to(device="cpu", dtype=out_t.dtype))
+        return res
+
+    # ------------------------------------------------------------------ transform
+    def _check_fitted(self, where):
+        if not hasattr(self, "_plan_"):
+            raise InputDataError(f"{where}: call fit (on the training rows) first.")
 
     def transform(self, X) -> np.ndarray:
         """Project rows onto the fitted per-gene components.
@@ -450,10 +755,7 @@ class GenePCA(BaseEstimator):
         InputDataError
             Not fitted, wrong number of variants, NaN/inf in the used columns.
         """
-        if not hasattr(self, "_groups"):
-            raise InputDataError("GenePCA.transform: call fit (on the training rows) first.")
-        torch = _import_torch()
-        dev = torch.device(self.device_)
+        self._check_fitted("GenePCA.transform")
         X = _as_2d_float(X, "GenePCA.transform: X")
         n, p = X.shape
         if p != self.n_features_in_:
@@ -463,25 +765,49 @@ class GenePCA(BaseEstimator):
             )
         used = np.flatnonzero(~np.isnan(self.mean_))
         self._check_nan(X, used, "GenePCA.transform")
-        out = np.empty((n, len(self.feature_names_)), dtype=self._out_dtype)
         if n == 0:
-            return out
-        mean_t = torch.from_numpy(np.nan_to_num(self.mean_))
-        for grp in self._groups:
-            m, idx_all, V_all, cols_all = grp["m"], grp["idx"], grp["V"], grp["cols"]
-            step = max(1, _BATCH_ELEMENTS // (n * m))
-            for b0 in range(0, len(idx_all), step):
-                idx = idx_all[b0 : b0 + step].reshape(-1)
-                B = len(idx) // m
-                sub = torch.from_numpy(X[:, idx]).to(dtype=torch.float64)
-                sub.sub_(mean_t[torch.from_numpy(idx)])
-                sub = sub.to(dev).reshape(n, B, m)
-                V = torch.from_numpy(V_all[b0 : b0 + step]).to(dev)
-                sc = _project(sub, V).cpu().numpy()
-                cols = cols_all[b0 : b0 + step]
-                mask = cols >= 0
-                out[:, cols[mask]] = sc[:, mask].astype(self._out_dtype)
-        return out
+            return np.empty((0, len(self.feature_names_)), dtype=self._out_dtype)
+        source = make_source(X, None, np.zeros(0, dtype=np.int64))
+        return np.ascontiguousarray(self._run_transform(source, out=None, progress=None))
+
+    def _run_transform(self, source, *, out, progress):
+        torch = _import_torch()
+        n_rows = source.n_rows
+        dev = torch.device(self.device_)
+        plan = self._plan_
+        n_comp = self.genes_["n_components"].to_numpy()
+        first = self.genes_["first_feature"].to_numpy()
+        n_feat = len(self.feature_names_)
+        scores, path = _allocate(out, n_rows, n_feat, self._out_dtype)
+        scores_t = scores.T
+        mode = self.precision_
+        if mode == "fast" and not source.is_integer_coded(np.flatnonzero(~np.isnan(self.mean_))):
+            mode = "exact"
+        n_blocks = len(plan.blocks)
+        for bi, (g0, g1) in enumerate(plan.blocks):
+            genes = np.arange(g0, g1)
+            genes = genes[n_comp[genes] > 0]
+            if len(genes) == 0:
+                continue
+            sl = slice(plan.offsets[g0], plan.offsets[g1 - 1] + plan.sizes[g1 - 1])
+            cols = np.unique(plan.vidx[sl])
+            blk = source.block(cols, mode=mode, means=self.mean_[cols], device=dev)
+            src = blk.centred
+            f0 = int(first[genes[0]])
+            fb = int(n_comp[genes].sum())
+            buf = np.empty((fb, n_rows), dtype=self._out_dtype)
+            for g in genes:
+                rows = np.searchsorted(cols, plan.vidx[plan.offsets[g]:plan.offsets[g] + plan.sizes[g]])
+                m, k = len(rows), int(n_comp[g])
+                V = self._load_flat[self._load_off[g] : self._load_off[g + 1]].reshape(m, k)
+                xg = src[torch.from_numpy(rows).to(src.device)]
+                sc = torch.from_numpy(V).to(device=src.device, dtype=src.dtype).T @ xg
+                buf[first[g] - f0 : first[g] - f0 + k] = sc.cpu().numpy()
+            scores_t[f0 : f0 + fb] = buf
+            if progress is not None:
+                progress((bi + 1) / n_blocks, f"Gene-PCA projection: block {bi + 1}/{n_blocks}")
+        del scores_t
+        return _finish(scores, path, n_rows, n_feat, self._out_dtype)
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         """Feature names ``"chrom:GENE:pc"`` (scikit-learn API)."""
@@ -506,20 +832,256 @@ class GenePCA(BaseEstimator):
         InputDataError
             Unknown gene.
         """
-        if not hasattr(self, "_groups"):
-            raise InputDataError("GenePCA.gene_loadings: call fit first.")
+        self._check_fitted("GenePCA.gene_loadings")
         hit = np.flatnonzero(self.genes_["gene"].to_numpy(dtype=object) == gene)
         if hit.size == 0:
             raise InputDataError(f"GenePCA.gene_loadings: gene {gene!r} is not in genes_.")
-        gid = int(hit[0])
-        k = int(self.genes_["n_components"].iloc[gid])
-        for grp in self._groups:
-            pos = np.flatnonzero(grp["genes"] == gid)
-            if pos.size:
-                r = int(pos[0])
-                return pd.DataFrame(
-                    grp["V"][r][:, :k],
-                    index=pd.Index(grp["idx"][r], name="variant_index"),
-                    columns=[f"pc{j + 1}" for j in range(k)],
-                )
-        return pd.DataFrame(index=pd.Index([], name="variant_index", dtype=np.int64))
+        g = int(hit[0])
+        plan = self._plan_
+        m, k = int(plan.sizes[g]), int(self.genes_["n_components"].iloc[g])
+        vidx = plan.vidx[plan.offsets[g] : plan.offsets[g] + m]
+        V = self._load_flat[self._load_off[g] : self._load_off[g + 1]].reshape(m, k)
+        return pd.DataFrame(V, index=pd.Index(vidx, name="variant_index"),
+                            columns=[f"pc{j + 1}" for j in range(k)])
+
+
+# ----------------------------------------------------------------------------- outputs
+
+
+def _compact_rows(scores_t, first_cap, n_comp, chunk: int = 256):
+    """Move each gene's rows from its upper-bound slot to the packed layout, in place.
+
+    Row ``r`` of the packed layout comes from row ``keep[r] >= r``; copying chunks in increasing
+    order never overwrites a row that is still to be read.
+    """
+    keep = np.concatenate([first_cap[g] + np.arange(k) for g, k in enumerate(n_comp) if k]
+                          ) if n_comp.sum() else np.zeros(0, dtype=np.int64)
+    start = int(np.argmax(keep != np.arange(len(keep)))) if (keep != np.arange(len(keep))).any() else len(keep)
+    for r0 in range(start, len(keep), chunk):
+        r1 = min(r0 + chunk, len(keep))
+        scores_t[r0:r1] = scores_t[keep[r0:r1]]
+
+
+def _allocate(out, n_rows: int, n_cols: int, dtype):
+    """(n_rows, n_cols) Fortran-ordered output in RAM, or a .npy memmap when ``out`` is a path."""
+    if out is None:
+        return np.empty((n_rows, n_cols), dtype=dtype, order="F"), None
+    path = Path(os.fspath(out)).expanduser()
+    if path.suffix != ".npy":
+        raise ConfigError(f"out={str(out)!r}: give a path ending in .npy (a NumPy memmap file).")
+    if not path.parent.is_dir():
+        raise ConfigError(f"out={str(out)!r}: folder {path.parent} does not exist.")
+    mm = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=(n_rows, n_cols),
+                                   fortran_order=True)
+    return mm, path
+
+
+def _finish(scores, path, n_rows: int, n_feat: int, dtype):
+    """Trim the unused feature columns; for a memmap, rewrite the header and truncate the file."""
+    if path is None:
+        return scores[:, :n_feat]
+    if scores.shape[1] == n_feat:
+        scores.flush()
+        return scores
+    offset = scores.offset
+    scores.flush()
+    del scores
+    # .npy format 1.0: magic, version, uint16 header length, header dict padded with spaces
+    # and ending in a newline; keep the original header length so the data do not move.
+    descr = np.lib.format.dtype_to_descr(np.dtype(dtype))
+    d = repr({"descr": descr, "fortran_order": True, "shape": (n_rows, n_feat)})
+    hlen = offset - 10
+    head = d.encode("latin1")
+    head = head + b" " * (hlen - len(head) - 1) + b"\n"
+    with open(path, "r+b") as fh:
+        magic = fh.read(8)
+        if magic[:6] != b"\x93NUMPY" or magic[6] != 1:
+            raise InputDataError(f"{path}: unexpected .npy header; write the features again.")
+        fh.write(struct.pack("<H", hlen))
+        fh.write(head)
+        fh.truncate(offset + n_rows * n_feat * np.dtype(dtype).itemsize)
+    return np.load(path, mmap_mode="r+")
+
+
+# ----------------------------------------------------------------------------- one-pass API
+
+
+@dataclasses.dataclass
+class GenePCAResult:
+    """Gene-PCA features computed in one streaming pass (:func:`gene_pca_features`).
+
+    Attributes
+    ----------
+    X : numpy.ndarray or numpy.memmap, shape (n_samples, n_features)
+        Scores, Fortran-ordered (features contiguous), dtype of ``dtype``; rows in the order of
+        ``samples`` (all rows of the input by default). A read/write memmap of the ``.npy`` file
+        when ``out`` was given.
+    model : GenePCA
+        The fitted transformer (feature names, genes_, loadings, training means): project new
+        samples with ``model.transform`` or :func:`gene_pca_transform`.
+    fit_rows : numpy.ndarray of int64
+        Rows of ``X`` used to fit (means and PCA).
+    n_imputed_fit, n_imputed_total : int
+        Missing genotypes of used SNPs replaced by their fitting-row mean, in the fitting rows
+        and in all rows.
+    n_variants_all_missing : int
+        Used SNPs without any observed genotype in the fitting rows (imputed with 0: constant,
+        so they add no variance).
+    seconds : float
+        Wall time.
+    device : str
+    precision : str
+    """
+
+    X: np.ndarray
+    model: GenePCA
+    fit_rows: np.ndarray
+    n_imputed_fit: int
+    n_imputed_total: int
+    n_variants_all_missing: int
+    seconds: float
+    device: str
+    precision: str
+
+
+def _rows_and_fit(n_total: int, samples, fit_rows):
+    samples = None if samples is None else np.asarray(samples, dtype=np.int64)
+    if samples is not None and (samples.ndim != 1 or (
+            len(samples) and (samples.min() < 0 or samples.max() >= n_total))):
+        raise InputDataError(f"samples: expected row indices in 0..{n_total - 1}.")
+    n = n_total if samples is None else len(samples)
+    if fit_rows is None:
+        fit = np.arange(n)
+    else:
+        fit = np.asarray(fit_rows)
+        if fit.dtype == bool:
+            if len(fit) != n:
+                raise ConfigError(f"fit_rows: boolean mask of length {len(fit)}, expected {n}.")
+            fit = np.flatnonzero(fit)
+        if fit.size and not np.issubdtype(fit.dtype, np.integer):
+            raise ConfigError("fit_rows: expected integer row positions or a boolean mask.")
+        fit = np.unique(fit.astype(np.int64))
+        if len(fit) and (fit.min() < 0 or fit.max() >= n):
+            raise ConfigError(f"fit_rows: expected row positions in 0..{n - 1}.")
+    if len(fit) < 2:
+        raise InputDataError(
+            f"fit_rows: {len(fit)} fitting row(s); PCA needs at least 2 samples to fit."
+        )
+    return samples, fit
+
+
+def gene_pca_features(genotypes, annotation, *, fit_rows=None, samples=None,
+                      k_rule="diseasecapsule", max_components=8, dtype="float32", device="auto",
+                      precision="auto", block_snps=16384, out=None, progress=None) -> GenePCAResult:
+    """Gene-PCA features in one streaming pass: impute, fit on ``fit_rows``, project all rows.
+
+    Parameters
+    ----------
+    genotypes : numpy.ndarray, genoapp.io.PlinkGenotypes, str or path-like
+        (n_samples, n_variants) dosages of A1 (0, 1, 2; NaN = missing) in RAM, or a PLINK 1
+        fileset (prefix or file name) read block by block from the memory-mapped .bed.
+    annotation : pandas.DataFrame
+        :func:`~genoapp.features.annotate_snps` / :func:`~genoapp.features.snp_windows` output
+        for the same variants (``variant_index`` = column of the genotypes / row of the .bim).
+    fit_rows : array of int or bool mask, optional
+        Positions (in the output rows) of the training samples: means and PCA are fitted on
+        them and the other rows are projected (default, leakage-safe). ``None`` fits on all
+        rows, the published DiseaseCapsule behaviour.
+    samples : array of int, optional
+        Rows of the genotypes (or of the .fam) to use, in output order; default all.
+    k_rule, max_components, dtype, device, block_snps
+        As :class:`GenePCA` (default device ``"auto"``: the GPU when present).
+    precision : {"auto", "exact", "fast"}, default "auto"
+        As :class:`GenePCA`; ``"auto"`` is ``"fast"`` on the CPU for integer dosages.
+    out : str or path-like, optional
+        ``.npy`` file for the features, written as a memory map (no copy in RAM).
+    progress : callable, optional
+        ``progress(fraction, message)`` after each block.
+
+    Returns
+    -------
+    GenePCAResult
+
+    Raises
+    ------
+    InputDataError
+        Unreadable genotypes, annotation inconsistent with them, fewer than 2 fitting rows.
+    ConfigError
+        Invalid options.
+
+    Notes
+    -----
+    Missing genotypes are replaced by the mean of the SNP over the observed fitting rows (the
+    training rows by default), exactly like :class:`~genoapp.features.MeanImputer` fitted on
+    those rows with ``all_missing="zero"``; the counts are returned.
+    """
+    t0 = time.perf_counter()
+    from genoapp.io import PlinkGenotypes, open_plink
+
+    if isinstance(genotypes, (str, os.PathLike)):
+        genotypes = open_plink(genotypes)
+    if isinstance(genotypes, PlinkGenotypes):
+        n_total, p = genotypes.n_samples, genotypes.n_variants
+    else:
+        genotypes = _as_2d_float(genotypes, "gene_pca_features: genotypes")
+        n_total, p = genotypes.shape
+    samples, fit = _rows_and_fit(n_total, samples, fit_rows)
+    model = GenePCA(k_rule=k_rule, max_components=max_components, dtype=dtype, device=device,
+                    precision=precision, block_snps=block_snps)
+    model._check_params()
+    plan = _plan(annotation, p, int(block_snps), "gene_pca_features")
+    source = make_source(genotypes, samples, fit)
+    X = model._run_fit(source, plan, p, want_scores=True, out=out, progress=progress)
+    return GenePCAResult(
+        X=X, model=model, fit_rows=fit, n_imputed_fit=model.n_imputed_fit_,
+        n_imputed_total=model.n_imputed_total_,
+        n_variants_all_missing=model.n_variants_all_missing_,
+        seconds=time.perf_counter() - t0, device=model.device_, precision=model.precision_,
+    )
+
+
+def gene_pca_transform(model: GenePCA, genotypes, *, samples=None, out=None,
+                       progress=None) -> np.ndarray:
+    """Project new samples on a fitted :class:`GenePCA` (missing genotypes -> training means).
+
+    Parameters
+    ----------
+    model : GenePCA
+        Fitted (e.g. ``GenePCAResult.model``).
+    genotypes : numpy.ndarray, PlinkGenotypes, str or path-like
+        The same variants, in the same order, as in the fit.
+    samples : array of int, optional
+        Rows to project (default all), in output order.
+    out : str or path-like, optional
+        ``.npy`` memmap file for the result.
+    progress : callable, optional
+
+    Returns
+    -------
+    numpy.ndarray or numpy.memmap, shape (n_samples, n_features), Fortran-ordered
+
+    Raises
+    ------
+    InputDataError
+        Not fitted, or a different number of variants.
+    """
+    from genoapp.io import PlinkGenotypes, open_plink
+
+    model._check_fitted("gene_pca_transform")
+    if isinstance(genotypes, (str, os.PathLike)):
+        genotypes = open_plink(genotypes)
+    if isinstance(genotypes, PlinkGenotypes):
+        n_total, p = genotypes.n_samples, genotypes.n_variants
+    else:
+        genotypes = _as_2d_float(genotypes, "gene_pca_transform: genotypes")
+        n_total, p = genotypes.shape
+    if p != model.n_features_in_:
+        raise InputDataError(
+            f"gene_pca_transform: the genotypes have {p} variants, the model was fitted on "
+            f"{model.n_features_in_}; pass the same variants in the same order."
+        )
+    rows = None if samples is None else np.asarray(samples, dtype=np.int64)
+    if rows is not None and len(rows) and (rows.min() < 0 or rows.max() >= n_total):
+        raise InputDataError(f"samples: expected row indices in 0..{n_total - 1}.")
+    source = make_source(genotypes, rows, np.zeros(0, dtype=np.int64))
+    return model._run_transform(source, out=out, progress=progress)
