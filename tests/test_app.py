@@ -43,10 +43,20 @@ def _build_features(at: AppTest) -> AppTest:
 
 
 def _train(at: AppTest, epochs: int = 1) -> AppTest:
+    """Train the quick model set (DiseaseCapsule + logistic regression) in the background job."""
     at.switch_page("pages/train.py").run()
     _ok(at)
+    at.multiselect(key="models").set_value(["capsule", "logreg"])
     at.number_input(key="epochs").set_value(epochs)
+    at.number_input(key="n_seeds").set_value(1)
+    at.selectbox(key="tuning").set_value("none")
+    at.checkbox(key="compare_all_pca").set_value(False)
+    at.checkbox(key="save_run").set_value(False)
     at.button(key="train").click().run()
+    _ok(at)
+    job = at.session_state["genoapp_train_job"]
+    assert job.join(600), "training did not finish"
+    at.run()
     _ok(at)
     return at
 
@@ -76,8 +86,14 @@ def test_data_page_selection_and_bad_path_error():
 
 def test_qc_page_runs_the_filters():
     at = _run_qc(_fresh())
-    assert any("Kept 1,485 samples and 14,064 variants" in s.value for s in at.success)
-    assert len(at.get("plotly_chart")) >= 4  # funnel + three histograms
+    # default: label-free filters, HWE on controls, batch filter on controls, GWAS p < 0.05
+    msg = [s.value for s in at.success]
+    assert any(m.startswith("Kept 1,485 samples and ") for m in msg), msg
+    funnel = at.dataframe[0].value
+    n_kept = int(funnel["n_variants"].iloc[-1])
+    assert 0 < n_kept < int(funnel["n_variants"].iloc[0]) == 14079
+    assert f"{n_kept:,} variants" in msg[0]
+    assert len(at.get("plotly_chart")) >= 4  # funnel + histograms + GWAS plots
     split = at.dataframe[1].value
     test_row = split[split["set"] == "test"].iloc[0]
     assert test_row["cases"] == test_row["controls"] == 74
@@ -86,7 +102,9 @@ def test_qc_page_runs_the_filters():
 def test_features_page_builds_gene_pca():
     at = _build_features(_run_qc(_fresh()))
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Features (PCs)"] == "8,849"
+    fs = at.session_state["genoapp_features"]["features"]
+    assert metrics["Features (PCs)"] == f"{fs.X.shape[1]:,}"
+    assert 0 < fs.X.shape[1] <= at.session_state["genoapp_qc"]["G"].shape[1]
 
 
 def test_train_page_trains_and_scores():

@@ -120,14 +120,16 @@ def _walk(page, server, expect):
     # a short run by default; GENOAPP_BROWSER_EPOCHS=default keeps the app's defaults (30 epochs)
     n_epochs = os.environ.get("GENOAPP_BROWSER_EPOCHS", "2")
     if n_epochs != "default":
-        epochs = page.get_by_label("Epochs")
+        epochs = page.get_by_label("Epochs", exact=True)
         epochs.fill(n_epochs)
         epochs.press("Tab")
     page.get_by_role("button", name="Train", exact=True).click()
     expect(page.get_by_text("Test-set metrics")).to_be_visible()
 
     _nav(page, "Capsule insights")
-    expect(page.get_by_text("Training samples (n =")).to_be_visible()
-    expect(page.get_by_text("Test samples (n =")).to_be_visible()
+    expect(page.get_by_role("heading", name="Coupling coefficients")).to_be_visible()
     heatmaps = page.locator(".js-plotly-plot")
     expect(heatmaps.nth(1)).to_be_visible()
+    titles = page.locator(".js-plotly-plot .gtitle")  # plotly draws the titles as SVG text
+    expect(titles.nth(0)).to_contain_text("Training samples")
+    expect(titles.nth(1)).to_contain_text("Test samples")

@@ -12,6 +12,15 @@ from genoapp.models.capsnet import (
     margin_loss,
     squash,
 )
+from genoapp.models.cnn import TorchCNNClassifier
+from genoapp.models.mlp import TorchMLPClassifier
+from genoapp.models.prs import (
+    AuthorsPRSClassifier,
+    PolygenicRiskScore,
+    allelic_association,
+    ld_clump,
+)
+from genoapp.models.zoo import MODEL_KEYS, MODEL_NAMES, PRESETS, model_zoo, preset_config
 
 __all__ = [
     "DiseaseCapsuleClassifier",
@@ -22,4 +31,15 @@ __all__ = [
     "make_svm",
     "make_random_forest",
     "make_adaboost",
+    "TorchMLPClassifier",
+    "TorchCNNClassifier",
+    "PolygenicRiskScore",
+    "AuthorsPRSClassifier",
+    "allelic_association",
+    "ld_clump",
+    "MODEL_KEYS",
+    "MODEL_NAMES",
+    "PRESETS",
+    "model_zoo",
+    "preset_config",
 ]

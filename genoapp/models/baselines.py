@@ -4,18 +4,25 @@ scikit-learn models built by small factories so that every option is explicit an
 
 - :func:`make_logistic_regression`: standardisation + logistic regression (saga), the main
   baseline (also the authors' "PRS" when fitted on raw SNP dosages at GWAS p < 0.05);
-- :func:`make_svm` (RBF kernel), :func:`make_random_forest` (100 trees, depth 5),
-  :func:`make_adaboost` (1,000 depth-3 trees), as in the authors' ``basicML.py``.
+- :func:`make_svm` (RBF kernel; linear option), :func:`make_random_forest` (100 trees,
+  depth 5), :func:`make_adaboost` (1,000 depth-3 trees), as in the authors' ``basicML.py``.
+
+The neural baselines (the authors' MLP and CNN) are in :mod:`genoapp.models.mlp` and
+:mod:`genoapp.models.cnn`, the polygenic risk scores in :mod:`genoapp.models.prs`, and the
+named, preset collection used by the comparison protocol in :mod:`genoapp.models.zoo`.
 """
 
 from __future__ import annotations
 
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import AdaBoostClassifier, RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 from sklearn.tree import DecisionTreeClassifier
+
+from genoapp.errors import ConfigError
 
 __all__ = ["make_logistic_regression", "make_svm", "make_random_forest", "make_adaboost"]
 
@@ -52,27 +59,65 @@ def make_logistic_regression(*, C: float = 1.0, random_state: int = 0,
     ])
 
 
-def make_svm(*, C: float = 1.0, random_state: int = 0) -> Pipeline:
-    """``StandardScaler -> SVC(kernel="rbf", probability=True)`` (authors' SVM baseline).
+def make_svm(*, C: float = 1.0, kernel: str = "rbf", gamma="scale", probability: bool = False,
+             random_state: int = 0) -> Pipeline:
+    """Support vector machine on standardised features (authors' SVM baseline: RBF kernel).
 
-    ``probability=True`` fits Platt scaling with an internal 5-fold CV (seeded by
-    ``random_state``) so that ROC AUC can use ``predict_proba``; it costs about 5x the fit.
+    Parameters
+    ----------
+    C : float, default 1.0
+        Penalty of the soft margin (scikit-learn's ``C``).
+    kernel : {"rbf", "linear"}, default "rbf"
+        The authors used the RBF kernel; "linear" is offered for wide inputs.
+    gamma : {"scale", "auto"} or float, default "scale"
+        RBF width (scikit-learn's default "scale" = 1 / (n_features * Var(X)), on the
+        standardised features).
+    probability : bool, default False
+        False: no ``predict_proba``; ``decision_function`` (signed distance to the margin)
+        is the case score for ROC curves. True: Platt-calibrated probabilities by
+        ``CalibratedClassifierCV(SVC(...), method="sigmoid", ensemble=False)`` (5-fold
+        stratified CV, about 5x the cost; scikit-learn 1.9 deprecated ``SVC(probability=True)``).
+    random_state : int, default 0
+        Seed of the SVC (used by its probability and shuffling internals).
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline
+        ``StandardScaler() -> SVC(...)`` (or the calibrated SVC), unfitted; step names
+        ``"scale"`` and ``"svm"``.
+
+    Raises
+    ------
+    ConfigError
+        Unknown kernel.
     """
-    return Pipeline([
-        ("scale", StandardScaler()),
-        ("svm", SVC(C=C, kernel="rbf", probability=True, random_state=random_state)),
-    ])
+    if kernel not in ("rbf", "linear"):
+        raise ConfigError(f"SVM kernel: 'rbf' (authors) or 'linear', got {kernel!r}.")
+    svm = SVC(C=C, kernel=kernel, gamma=gamma, random_state=random_state)
+    if probability:
+        svm = CalibratedClassifierCV(svm, method="sigmoid", ensemble=False, cv=5)
+    return Pipeline([("scale", StandardScaler()), ("svm", svm)])
 
 
-def make_random_forest(*, n_estimators: int = 100, max_depth: int = 5, random_state: int = 0,
+def make_random_forest(*, n_estimators: int = 100, max_depth: int | None = 5, random_state: int = 0,
                        n_jobs: int | None = None) -> RandomForestClassifier:
-    """Random forest of ``n_estimators`` trees of depth ``max_depth`` (authors: 100, 5)."""
+    """Random forest of ``n_estimators`` trees of depth ``max_depth`` (authors: 100, 5).
+
+    Returns an unfitted :class:`sklearn.ensemble.RandomForestClassifier` (Gini impurity,
+    ``sqrt(n_features)`` features per split, bootstrap samples, seeded by ``random_state``;
+    ``n_jobs`` parallel trees, None = one core).
+    """
     return RandomForestClassifier(n_estimators=n_estimators, max_depth=max_depth,
                                   random_state=random_state, n_jobs=n_jobs)
 
 
-def make_adaboost(*, n_estimators: int = 1000, max_depth: int = 3,
+def make_adaboost(*, n_estimators: int = 1000, max_depth: int = 3, learning_rate: float = 1.0,
                   random_state: int = 0) -> AdaBoostClassifier:
-    """AdaBoost over depth-``max_depth`` trees (authors: 1,000 estimators, depth 3)."""
+    """AdaBoost (SAMME) over depth-``max_depth`` trees (authors: 1,000 estimators, depth 3).
+
+    Returns an unfitted :class:`sklearn.ensemble.AdaBoostClassifier`; the trees and the
+    boosting are seeded by ``random_state``. Cost grows linearly with ``n_estimators``.
+    """
     return AdaBoostClassifier(estimator=DecisionTreeClassifier(max_depth=max_depth),
-                              n_estimators=n_estimators, random_state=random_state)
+                              n_estimators=n_estimators, learning_rate=learning_rate,
+                              random_state=random_state)

@@ -1,0 +1,69 @@
+"""Input validation shared by genoapp's binary classifiers (scikit-learn's rules, genoapp's errors).
+
+scikit-learn's ``validate_data`` does the generic checks (2-D, numeric, no sparse matrices, no
+complex numbers, at least one sample and feature, ``n_features_in_`` consistency); its
+ValueErrors are re-raised as :class:`genoapp.errors.InputDataError` (itself a ValueError) with
+the same text, so callers get genoapp's error type and scikit-learn's estimator checks still
+recognise the messages.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from genoapp.errors import InputDataError
+
+__all__ = ["check_fit_data", "check_predict_data"]
+
+
+def check_fit_data(est, X, y, *, allow_nan: bool = False, dtype=np.float32):
+    """Validate training data; set ``n_features_in_`` and ``classes_``.
+
+    Returns
+    -------
+    X : numpy.ndarray (n, F) of ``dtype``
+    y01 : numpy.ndarray (n,) int64
+        0 for ``classes_[0]``, 1 for ``classes_[1]`` (the case).
+
+    Raises
+    ------
+    InputDataError
+        Anything scikit-learn rejects; labels that are not exactly two classes.
+    """
+    try:
+        X, y = validate_data(est, X, y, accept_sparse=False, dtype=dtype,
+                             ensure_all_finite="allow-nan" if allow_nan else True,
+                             ensure_min_samples=2)
+        check_classification_targets(y)
+    except InputDataError:
+        raise
+    except ValueError as exc:
+        raise InputDataError(f"{type(est).__name__}: {exc}") from exc
+    classes, y01 = np.unique(y, return_inverse=True)
+    if classes.size > 2:
+        raise InputDataError(
+            f"{type(est).__name__}: Only binary classification is supported (0 = control, 1 = case); "
+            f"found {classes.size} classes: {classes[:5].tolist()}."
+        )
+    if classes.size != 2:
+        raise InputDataError(
+            f"{type(est).__name__}: a binary classifier needs exactly two classes (0 = control, "
+            f"1 = case); found {classes.size} class{'es' if classes.size != 1 else ''}: "
+            f"{classes[:5].tolist()}."
+        )
+    est.classes_ = classes
+    return X, y01.astype(np.int64)
+
+
+def check_predict_data(est, X, *, allow_nan: bool = False, dtype=np.float32, fitted_attr=None):
+    """Validate prediction data against the fitted estimator (raises NotFittedError first)."""
+    check_is_fitted(est, fitted_attr)
+    try:
+        return validate_data(est, X, reset=False, accept_sparse=False, dtype=dtype,
+                             ensure_all_finite="allow-nan" if allow_nan else True)
+    except InputDataError:
+        raise
+    except ValueError as exc:
+        raise InputDataError(f"{type(est).__name__}: {exc}") from exc

@@ -1,0 +1,129 @@
+"""AppTests of the Train page (model zoo in the background, live panel, Stop) and the Runs page."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from genoapp.demo import DEMO_BED
+
+REPO = Path(__file__).resolve().parents[1]
+APP = str(REPO / "app.py")
+RUNS_PAGE = str(REPO / "pages" / "runs.py")
+JOB = "genoapp_train_job"
+
+
+def _ok(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def _train_page() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.run()
+    at.switch_page("pages/qc.py").run()
+    at.button(key="run_qc").click().run()
+    at.switch_page("pages/features.py").run()
+    at.button(key="build_features").click().run()
+    at.switch_page("pages/train.py").run()
+    _ok(at)
+    return at
+
+
+def _configure(at: AppTest, models, *, seeds=1, mlp_epochs=2, all_pca=False) -> None:
+    at.multiselect(key="models").set_value(models)
+    at.number_input(key="n_seeds").set_value(seeds)
+    at.number_input(key="mlp_epochs").set_value(mlp_epochs)
+    at.checkbox(key="compare_all_pca").set_value(all_pca)
+
+
+@pytest.fixture(scope="module")
+def trained_app(tmp_path_factory):
+    runs = tmp_path_factory.mktemp("runs")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("GENOAPP_RUNS_DIR", str(runs))
+    at = _train_page()
+    _configure(at, ["mlp", "logreg", "prs"], seeds=2, all_pca=True)
+    at.button(key="train").click().run()
+    _ok(at)
+    job = at.session_state[JOB]
+    assert job.join(600), "training did not finish"
+    at.run()
+    _ok(at)
+    yield at, runs
+    mp.undo()
+
+
+def test_train_page_queues_models_and_shows_the_comparison(trained_app):
+    at, runs = trained_app
+    assert "Test-set metrics" in [s.value for s in at.subheader]
+    table = at.dataframe[0].value
+    table = table.data if hasattr(table, "data") else table
+    assert list(table["model"]) == ["MLP", "Logistic regression", "MLP", "Logistic regression",
+                                    "PRS (Σβ·dosage)"]
+    assert list(table["input"]) == ["Gene-PCA", "Gene-PCA", "All-PCA", "All-PCA", "SNPs"]
+    assert (table["n_seeds"] == 2).all() and table["accuracy"].between(0, 1).all()
+    paper = at.dataframe[1].value
+    assert "Gene-PCA accuracy" in paper.columns and "±" in paper.loc[0, "Gene-PCA accuracy"]
+    assert "±" in paper.loc[0, "All-PCA accuracy"] and paper.loc[2, "SNPs roc_auc"] != ""
+    charts = at.get("plotly_chart")
+    assert len(charts) >= 5  # comparison, ROC, PR, confusion matrices, folds, learning curves
+    tr = at.session_state["genoapp_train"]
+    assert tr["result"].capsule is None and tr["result"].protocol.config.seeds == (0, 1)
+    assert Path(tr["run_dir"]).parent == runs and (Path(tr["run_dir"]) / "run.json").is_file()
+    assert any("Saved run" in s.value for s in at.success)
+
+
+def test_runs_page_reopens_the_run_and_predicts_new_individuals(trained_app):
+    _, runs = trained_app
+    at = AppTest.from_file(RUNS_PAGE, default_timeout=300)
+    at.run()
+    _ok(at)
+    assert at.text_input(key="runs_root").value == str(runs)
+    assert len(at.dataframe[0].value) == 1
+    assert "Gene-PCA accuracy" in at.dataframe[1].value.columns  # results without retraining
+    assert len(at.get("plotly_chart")) >= 4
+    models = at.selectbox(key="predict_model")
+    options = list(models.options)
+    models.set_value(next(i for i, o in enumerate(options) if o.startswith("Logistic regression")))
+    at.text_input(key="predict_path").input(str(DEMO_BED))
+    at.button(key="predict").click().run()
+    _ok(at)
+    msg = [s.value for s in at.success if "individuals scored" in s.value]
+    assert msg and msg[0].startswith("1,485 individuals scored")  # every demo sample
+    found = re.search(r"Variants: ([\d,]+) of ([\d,]+) found by id", msg[0])
+    assert found and found.group(1) == found.group(2)  # the run's whole QC'd variant list
+
+
+def test_stop_button_ends_training_and_keeps_the_best_model(tmp_path, monkeypatch):
+    monkeypatch.setenv("GENOAPP_RUNS_DIR", str(tmp_path))
+    at = _train_page()
+    # presets and model sets fill the form
+    at.radio(key="preset").set_value("paper").run()
+    assert at.number_input(key="epochs").value == 30 and at.number_input(key="n_seeds").value == 5
+    assert at.selectbox(key="validation").value == "cv" and at.number_input(key="ada_trees").value == 1000
+    assert at.multiselect(key="models").value == ["capsule", "logreg"]  # the quick set by default
+    assert at.checkbox(key="compare_all_pca").value is False
+    at.selectbox(key="model_set").set_value("all").run()
+    assert len(at.multiselect(key="models").value) == 9 and at.checkbox(key="compare_all_pca").value
+    at.selectbox(key="model_set").set_value("quick").run()
+    assert at.multiselect(key="models").value == ["capsule", "logreg"]
+    at.radio(key="preset").set_value("quick").run()
+    assert at.number_input(key="epochs").value == 10
+    _configure(at, ["mlp", "logreg"], seeds=1, mlp_epochs=500)
+    at.button(key="train").click().run()
+    _ok(at)
+    job = at.session_state[JOB]
+    assert job.running
+    at.button(key="stop_training").click().run()  # the live panel's Stop button
+    assert job.join(120), "the stop was not honoured"
+    at.run()
+    _ok(at)
+    assert job.status == "stopped"
+    assert any("stopped" in w.value for w in at.warning)
+    m = at.session_state["genoapp_train"]["result"].protocol.metrics
+    assert list(m["key"]) == ["mlp"] and bool(m.loc[0, "stopped"])  # logistic regression skipped
+    assert m.loc[0, "epochs"] < 500

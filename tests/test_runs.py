@@ -1,0 +1,164 @@
+"""Saved runs: atomic run directories, identical predictions after reloading, new individuals."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from genoapp.errors import InputDataError
+from genoapp.io import write_plink
+from genoapp.pipeline import (
+    FeatureConfig,
+    build_features,
+    compare_models,
+    make_split,
+    save_comparison,
+)
+from genoapp.runs import array_sha256, list_runs, match_variants, open_run
+from genoapp.train.protocol import ProtocolConfig, case_scores
+
+MODELS = ["capsule", "mlp", "cnn", "logreg", "rf", "prs", "authors_prs"]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    rng = np.random.default_rng(11)
+    n, m = 180, 120
+    freq = rng.uniform(0.1, 0.5, size=m)
+    G = rng.binomial(2, freq, size=(n, m)).astype(np.float32)
+    y = ((G[:, 5] + G[:, 40] - G[:, 90] + rng.normal(scale=0.8, size=n)) > 0.6).astype(int)
+    G[rng.random(G.shape) < 0.02] = np.nan
+    variants = pd.DataFrame({
+        "chrom": np.repeat(["1", "2"], m // 2), "id": [f"rs{i}" for i in range(m)], "cM": 0.0,
+        "pos": np.tile(np.arange(m // 2) * 5_000 + 100, 2), "A1": "A", "A2": "G"})
+    samples = pd.DataFrame({"FID": [f"f{i}" for i in range(n)], "IID": [f"i{i}" for i in range(n)]})
+    split = make_split(y, test_size=0.2, random_state=0)
+    fs = build_features(G, variants, split, config=FeatureConfig(kind="windows", window_snps=10))
+    fs_all = build_features(G, variants, split, config=FeatureConfig(kind="windows", window_snps=10,
+                                                                     method="all_pca", n_components=20))
+    inputs = {"Windows-PCA": fs, "All-PCA": fs_all}
+    cfg = ProtocolConfig(seeds=(0,), n_folds=3, validation="holdout", device="cpu")
+    res = compare_models(inputs, split, snps=G, models=MODELS, config=cfg,
+                         overrides={"capsule": {"epochs": 1, "device": "cpu"},
+                                    "mlp": {"epochs": 2, "device": "cpu"},
+                                    "cnn": {"epochs": 1, "device": "cpu"},
+                                    "rf": {"n_estimators": 10}})
+    root = tmp_path_factory.mktemp("runs")
+    path = save_comparison(res, inputs, qc_variants=variants, root=root, samples=samples, split=split,
+                           snps=G, label="unit test")
+    return {"G": G, "y": y, "variants": variants, "samples": samples, "split": split, "fs": fs,
+            "inputs": inputs, "res": res, "root": root, "path": path}
+
+
+def test_run_directory_record_and_listing(trained):
+    root, path, res, fs = trained["root"], trained["path"], trained["res"], trained["fs"]
+    runs = list_runs(root)
+    n_models = 2 * (len(MODELS) - 2) + 2  # feature models on both inputs, PRS models on SNPs
+    assert len(runs) == 1 and runs.loc[0, "path"] == str(path) and runs.loc[0, "n_models"] == n_models
+    assert not [p for p in root.iterdir() if p.name.startswith(".")]  # no temporary leftovers
+    rec = json.loads((path / "run.json").read_text())
+    assert rec["seeds"] == [0] and rec["devices"] == ["cpu"] and rec["label"] == "unit test"
+    assert {"python", "numpy", "torch", "scikit-learn", "genoapp"} <= set(rec["versions"])
+    assert rec["inputs"]["Windows-PCA"]["sha256"] == array_sha256(fs.X)
+    assert rec["inputs"]["SNPs"]["sha256"] == array_sha256(trained["G"])
+    assert rec["labels_sha256"] == array_sha256(trained["split"].y)
+    assert rec["split"] == {"n_train": len(trained["split"].train_idx), "n_test": len(trained["split"].test_idx),
+                            "test_idx_sha256": array_sha256(trained["split"].test_idx)}
+    assert rec["inputs"]["All-PCA"]["shape"] == [len(trained["y"]), 20]
+    files = {m["key"]: m["file"] for m in rec["models"]}
+    assert files["capsule"].endswith(".pt") and files["mlp"].endswith(".pt") and files["cnn"].endswith(".pt")
+    assert files["logreg"].endswith(".joblib") and files["prs"].endswith(".joblib")
+    assert (path / "config.json").is_file() and (path / "preprocess" / "windows-pca.joblib").is_file()
+    assert (path / "preprocess" / "all-pca.joblib").is_file()
+    run = open_run(path)
+    pd.testing.assert_frame_equal(run.metrics.drop(columns=["best_params", "val_score"]),
+                                  res.protocol.metrics.drop(columns=["best_params", "val_score"]),
+                                  check_dtype=False, check_exact=False)
+    assert set(run.samples["set"]) == {"training", "test"}
+
+
+def test_saved_run_reloads_with_identical_predictions(trained):
+    run = open_run(trained["path"])
+    split, G = trained["split"], trained["G"]
+    for (key, inp, seed), est in trained["res"].protocol.estimators.items():
+        model = run.load_model(key, inp, seed, device="cpu")
+        X = trained["inputs"][inp].X if inp != "SNPs" else G
+        if inp != "SNPs":  # the saved QC list, imputation and projection rebuild the features
+            # (float32 rounding of a different summation order: ~1 ulp)
+            np.testing.assert_allclose(run.projector(inp).transform(G), X, rtol=1e-5, atol=1e-5)
+        got = case_scores(model, X[split.test_idx])
+        np.testing.assert_array_equal(got, case_scores(est, X[split.test_idx]), err_msg=key)
+        np.testing.assert_array_equal(got, run.scores(key, inp, seed)["score"].to_numpy(), err_msg=key)
+        np.testing.assert_array_equal(model.predict(X[split.test_idx]),
+                                      run.scores(key, inp, seed)["prediction"].to_numpy())
+
+
+def test_predict_new_individuals_with_shuffled_swapped_and_missing_variants(trained, tmp_path):
+    G, variants, split = trained["G"], trained["variants"], trained["split"]
+    run = open_run(trained["path"])
+    rows = split.test_idx[:20]
+    rng = np.random.default_rng(5)
+    order = rng.permutation(len(variants))
+    new_v = variants.iloc[order].reset_index(drop=True).copy()
+    new_G = G[np.ix_(rows, order)].copy()
+    swap = rng.random(len(new_v)) < 0.5  # the new file counts the other allele
+    new_v.loc[swap, ["A1", "A2"]] = new_v.loc[swap, ["A2", "A1"]].to_numpy()
+    new_G[:, swap] = 2.0 - new_G[:, swap]
+    extra = pd.DataFrame({"chrom": "3", "id": ["x1", "x2"], "cM": 0.0, "pos": [1, 2], "A1": "C", "A2": "T"})
+    new_v = pd.concat([new_v, extra], ignore_index=True)
+    new_G = np.column_stack([new_G, np.zeros((len(rows), 2), dtype=np.float32)])
+    fam = pd.DataFrame({"FID": [f"n{i}" for i in range(len(rows))], "IID": [f"n{i}" for i in range(len(rows))]})
+    prefix = write_plink(tmp_path / "new", new_G, fam, new_v)
+    for key, inp in (("capsule", "Windows-PCA"), ("logreg", "Windows-PCA"), ("mlp", "All-PCA"),
+                     ("prs", "SNPs")):
+        out, rep = run.predict(prefix, key=key, input=inp, seed=0, device="cpu")
+        assert rep.n_matched == len(variants) and rep.n_flipped == int(swap.sum()) and rep.n_missing == 0
+        est = trained["res"].protocol.estimators[(key, inp, 0)]
+        X = trained["inputs"][inp].X[rows] if inp != "SNPs" else G[rows]
+        np.testing.assert_allclose(out["case_score"], case_scores(est, X), rtol=1e-5, atol=1e-6)
+        assert out["IID"].tolist() == fam["IID"].tolist() and set(out["prediction"]) <= {0, 1}
+    # variants absent or with other alleles are imputed with the training means and counted
+    keep = np.ones(len(new_v), dtype=bool)
+    keep[:10] = False
+    v2 = new_v[keep].reset_index(drop=True).copy()
+    v2.loc[0:2, "A1"] = "T"
+    prefix2 = write_plink(tmp_path / "new2", new_G[:, keep], fam, v2)
+    out2, rep2 = run.predict(prefix2, key="logreg", input="Windows-PCA", seed=0, device="cpu")
+    assert rep2.n_missing == 10 and rep2.n_allele_mismatch == 3
+    assert rep2.n_matched == len(variants) - 13 and np.isfinite(out2["case_score"]).all()
+    # a fileset from another panel is refused with a readable message
+    other = variants.assign(id=[f"zz{i}" for i in range(len(variants))], chrom="9")
+    prefix3 = write_plink(tmp_path / "other", G[rows], fam, other)
+    with pytest.raises(InputDataError, match="variants were found"):
+        run.predict(prefix3, key="logreg", input="Windows-PCA", seed=0)
+
+
+def test_match_variants_by_position_when_ids_are_missing():
+    saved = pd.DataFrame({"chrom": ["1", "1", "2"], "id": ".", "pos": [10, 20, 10], "A1": ["A", "C", "G"],
+                          "A2": ["G", "T", "A"]})
+    new = pd.DataFrame({"chrom": ["2", "1", "1"], "id": ".", "pos": [10, 20, 30], "A1": ["A", "C", "A"],
+                        "A2": ["G", "T", "G"]})
+    idx, flip, rep = match_variants(saved, new)
+    assert idx.tolist() == [-1, 1, 0] and flip.tolist() == [False, False, True]
+    assert rep.matched_by == "chrom:pos" and rep.n_missing == 1 and rep.n_flipped == 1
+
+
+def test_failed_save_leaves_no_run_and_bad_dirs_are_refused(trained, tmp_path, monkeypatch):
+    import joblib
+
+    real_dump = joblib.dump
+
+    def failing(obj, path, *a, **k):
+        if "preprocess" in str(path):
+            raise OSError("disk full")
+        return real_dump(obj, path, *a, **k)
+
+    monkeypatch.setattr(joblib, "dump", failing)
+    with pytest.raises(OSError, match="disk full"):
+        save_comparison(trained["res"], trained["inputs"], qc_variants=trained["variants"], root=tmp_path)
+    assert list(tmp_path.iterdir()) == [] and list_runs(tmp_path).empty
+    with pytest.raises(InputDataError, match="not a genoapp run"):
+        open_run(tmp_path)
