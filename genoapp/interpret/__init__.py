@@ -1,5 +1,50 @@
-"""Interpretation of trained models: coupling-coefficient summaries (DESIGN §4.4)."""
+"""Interpretation of trained models (DESIGN §4.4): coupling summaries, the one-gene-only gene
+scan, core genes, masked accuracy with random-set nulls, the non-additive gene search and
+known-truth recall."""
 
+from genoapp.interpret.core import CoreGenes, core_genes
 from genoapp.interpret.coupling import mean_coupling_by_label, strongest_case_type
+from genoapp.interpret.forward import GeneIndex
+from genoapp.interpret.masking import (
+    NullResult,
+    accuracy_vs_n_genes,
+    masked_class_scores,
+    masked_coupling,
+    masked_metrics,
+    permutation_null,
+    random_gene_sets,
+)
+from genoapp.interpret.nonadditive import (
+    GAConfig,
+    GAResult,
+    RetrainResult,
+    masked_linear_predictions,
+    retrain_on_genes,
+    search_nonadditive_genes,
+)
+from genoapp.interpret.scan import GeneScanResult, gene_scan
+from genoapp.interpret.truth import planted_recall
 
-__all__ = ["mean_coupling_by_label", "strongest_case_type"]
+__all__ = [
+    "mean_coupling_by_label",
+    "strongest_case_type",
+    "GeneIndex",
+    "GeneScanResult",
+    "gene_scan",
+    "CoreGenes",
+    "core_genes",
+    "masked_class_scores",
+    "masked_metrics",
+    "masked_coupling",
+    "random_gene_sets",
+    "NullResult",
+    "permutation_null",
+    "accuracy_vs_n_genes",
+    "GAConfig",
+    "GAResult",
+    "search_nonadditive_genes",
+    "masked_linear_predictions",
+    "RetrainResult",
+    "retrain_on_genes",
+    "planted_recall",
+]
