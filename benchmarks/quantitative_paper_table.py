@@ -8,7 +8,7 @@ flat tail, so the Kneedle elbow). Protocol (genoapp's, leak-free): mice on BGLR'
 folds (``../shared/reference/mice.cv5_seed1.tsv``, the folds of the BGLR runs in
 ``bglr_mice_cv.tsv``), wheat on 5 random folds (seed 0); inputs and traits standardised with
 training-fold statistics; GRVSNN tuned by Optuna inside each training fold with the app preset
-(5 trials, early stopping patience 25 on a 20 % inner split, at most 200 epochs, 16 hidden
+(5 trials, early stopping patience 25 on a 20 % inner split, at most 100 epochs, 16 hidden
 units); the Gibbs samplers with BGLR's defaults (6,000 iterations, 2,000 burn-in, thin 5).
 
 Printed beside each row: the paper's Table 2 values where it gives them (mice, markers) and
@@ -75,12 +75,17 @@ def load(dataset: str):
                                               random_state=0), "elbow"
 
 
-def run_one(data, traits, folds, rank, inputs, model, *, fresh: bool):
+def cache_path(data, inputs, model, tag: str = "") -> Path:
+    key = f"{data.name}_{inputs}_{model}{tag}".replace(" ", "_").replace("+", "p")
+    return CACHE / f"{key}.pkl"
+
+
+def run_one(data, traits, folds, rank, inputs, model, *, fresh: bool, model_params=None,
+            tag: str = ""):
     from genoapp.quantitative import PRESET_GRVSNN, run_quantitative
     from genoapp.train.cv import PRESETS
 
-    key = f"{data.name}_{inputs}_{model}".replace(" ", "_").replace("+", "p")
-    path = CACHE / f"{key}.pkl"
+    path = cache_path(data, inputs, model, tag)
     if path.is_file() and not fresh:
         with open(path, "rb") as fh:
             return pickle.load(fh)
@@ -92,7 +97,8 @@ def run_one(data, traits, folds, rank, inputs, model, *, fresh: bool):
 
     run = run_quantitative(data, traits=traits, models=[model], input_sets=[inputs],
                            config=PRESETS["app"], n_components=rank, folds=folds,
-                           grvsnn_params=PRESET_GRVSNN["app"], progress=progress)
+                           grvsnn_params=PRESET_GRVSNN["app"], model_params=model_params,
+                           progress=progress)
     if model in run.skipped:
         print(f"  skipped {model}: {run.skipped[model]}")
         return None
@@ -113,6 +119,11 @@ def main() -> None:
     ap.add_argument("--inputs", nargs="+", default=["markers", "markers + loadings"])
     ap.add_argument("--threads", type=int, default=int(os.environ.get("GENOAPP_THREADS", 2)),
                     help="torch and BLAS threads (1 is faster on a loaded shared machine)")
+    ap.add_argument("--model-params", default="{}",
+                    help='JSON: model -> constructor arguments, e.g. \'{"LassoNet": '
+                         '{"path_multiplier": 1.1}}\' (labelled in the output)')
+    ap.add_argument("--max-folds", type=int, default=None,
+                    help="use only the first N outer folds (labelled in the output)")
     ap.add_argument("--fresh", action="store_true", help="ignore cached results")
     ap.add_argument("--cached-only", action="store_true", help="only print cached results")
     args = ap.parse_args()
@@ -120,6 +131,7 @@ def main() -> None:
     import torch
     from threadpoolctl import threadpool_limits
 
+    model_params = json.loads(args.model_params)
     torch.set_num_threads(args.threads)
     threadpool_limits(args.threads)
     t_all = time.perf_counter()
@@ -127,6 +139,8 @@ def main() -> None:
     rows = []
     for dataset in args.datasets:
         data, traits, folds, rank = load(dataset)
+        if args.max_folds:
+            folds = folds[: args.max_folds]
         m = data.resolve_rank(rank)
         print(f"{dataset}: {data.n_samples} x {data.n_markers} markers, traits {traits}, "
               f"{len(folds)} folds, loadings m = {m} ({rank}; elbow {data.relationship.elbow}, "
@@ -136,16 +150,21 @@ def main() -> None:
                 if avail.get(model) is not None:
                     print(f"  skip {model}: {avail[model]}")
                     continue
-                key = CACHE / (f"{data.name}_{inputs}_{model}".replace(" ", "_").replace("+", "p")
-                               + ".pkl")
-                if args.cached_only and not key.is_file():
+                params = model_params.get(model)
+                tag = ""
+                if params:
+                    tag += "_" + "_".join(f"{k}{v}" for k, v in sorted(params.items()))
+                if args.max_folds:
+                    tag += f"_first{args.max_folds}folds"
+                if args.cached_only and not cache_path(data, inputs, model, tag).is_file():
                     continue
-                res = run_one(data, traits, folds, rank, inputs, model, fresh=args.fresh)
+                res = run_one(data, traits, folds, rank, inputs, model, fresh=args.fresh,
+                              model_params={model: params} if params else None, tag=tag)
                 if res is None:
                     continue
                 for _, s in res["summary"].iterrows():
                     rows.append({"dataset": dataset, "trait": s["trait"], "inputs": inputs,
-                                 "model": model, "m": res["m"] if inputs != "markers" else None,
+                                 "model": model + (f" [{tag.strip('_')}]" if tag else ""), "m": res["m"] if inputs != "markers" else None,
                                  "folds": int(s["folds"]),
                                  "mse": s["mse_mean"], "mse_sd": s["mse_sd"],
                                  "r": s["r_mean"], "r_sd": s["r_sd"],
@@ -159,12 +178,13 @@ def main() -> None:
     def paper(row, what):
         if row["dataset"] != "mice" or row["inputs"] != "markers":
             return np.nan
-        return PAPER.get((row["trait"], row["model"]), {}).get(what, np.nan)
+        return PAPER.get((row["trait"], row["model"].split(" [")[0]), {}).get(what, np.nan)
 
     def bglr(row, what):
-        if ref is None or row["dataset"] != "mice" or row["model"] not in BGLR_NAME:
+        model = row["model"].split(" [")[0]
+        if ref is None or row["dataset"] != "mice" or model not in BGLR_NAME:
             return np.nan
-        hit = ref[(ref["trait"] == row["trait"]) & (ref["model"] == BGLR_NAME[row["model"]])]
+        hit = ref[(ref["trait"] == row["trait"]) & (ref["model"] == BGLR_NAME[model])]
         return float(hit[what].iloc[0]) if len(hit) and row["inputs"] == "markers" else np.nan
 
     if len(table):

@@ -52,6 +52,7 @@ from genoapp.train.cv import (
 )
 
 __all__ = [
+    "APP_DEFAULT_INPUTS",
     "DEMO_TRAITS",
     "INPUT_SETS",
     "MODELS",
@@ -72,6 +73,10 @@ ASSETS = Path(__file__).resolve().parents[1] / "assets" / "quantitative" / "mice
 DEMO_TRAITS = ("Obesity.BodyLength", "Obesity.BMI")
 #: Input sets: markers only, or pedigree loadings and markers (paper Tables 1-4).
 INPUT_SETS = ("markers", "markers + loadings")
+
+#: Input sets selected by default on the page when a relationship matrix is loaded (both can
+#: be chosen; each doubles the run time).
+APP_DEFAULT_INPUTS = ("markers + loadings",)
 
 #: Fixed GRVSNN parameters of each protocol preset (genoapp.train.cv.PRESETS): 16 hidden
 #: units keep the app preset to minutes on 2 CPU cores; 128 is the width of the authors' Keras

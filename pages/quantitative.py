@@ -17,6 +17,7 @@ from genoapp.plots.quantitative import (
     scree_plot,
 )
 from genoapp.quantitative import (
+    APP_DEFAULT_INPUTS,
     DEMO_TRAITS,
     INPUT_SETS,
     MODELS,
@@ -185,7 +186,11 @@ models = st.multiselect(
     format_func=lambda m: f"{m}{' (slow on CPU)' if MODELS[m]['slow'] else ''}",
     help="; ".join(f"{k}: {v['about']}" for k, v in MODELS.items()))
 sets_avail = list(INPUT_SETS) if data.relationship is not None else ["markers"]
-input_sets = st.multiselect("Inputs", sets_avail, default=sets_avail, key="q_inputs")
+input_sets = st.multiselect(
+    "Inputs", sets_avail, key="q_inputs",
+    default=list(APP_DEFAULT_INPUTS) if data.relationship is not None else sets_avail,
+    help="Add 'markers' to compare markers alone with markers + loadings (paper Tables 1-4); "
+         "each input set adds one full cross-validation.")
 preset = st.radio("Protocol", list(PRESETS), horizontal=True, key="q_preset",
                   format_func=lambda k: PRESETS[k].label)
 base = PRESETS[preset]

@@ -72,7 +72,7 @@ class CVConfig:
         Inner validation split of each training fold (early stopping and tuning of GRVSNN).
     patience : int, default 25
         Early-stopping patience in epochs.
-    max_epochs : int, default 200
+    max_epochs : int, default 100
         Upper limit of epochs per GRVSNN fit.
     n_trials : int, default 5
         Optuna trials per training fold (1 = the defaults only, no search).
@@ -98,7 +98,7 @@ class CVConfig:
     n_repeats: int = 2
     validation_fraction: float = 0.2
     patience: int = 25
-    max_epochs: int = 200
+    max_epochs: int = 100
     n_trials: int = 5
     batch_size_range: tuple = (64, 512)
     learning_rate_range: tuple = (1e-5, 1e-3)
@@ -139,7 +139,7 @@ class CVConfig:
 #: 5-fold x 10-repeat design with a real Optuna budget (hours on a CPU, use a GPU).
 PRESETS = {
     "app": CVConfig(label="App default: 5-fold CV x 2 repeats, 5 Optuna trials per fold, "
-                          "at most 200 epochs"),
+                          "at most 100 epochs"),
     "paper": CVConfig(n_repeats=10, n_trials=30, max_epochs=1000,
                       label="Paper settings: 5-fold CV x 10 repeats, 30 Optuna trials per "
                             "fold, at most 1,000 epochs (slow: use a GPU)"),
