@@ -23,6 +23,7 @@ PAGES = [
     st.Page("pages/features.py", title="Features", icon=":material/hub:"),
     st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
     st.Page("pages/insights.py", title="Capsule insights", icon=":material/insights:"),
+    st.Page("pages/runs.py", title="Runs", icon=":material/folder_open:"),
     st.Page("pages/quantitative.py", title="Quantitative traits", icon=":material/scatter_plot:"),
     st.Page("pages/learn.py", title="Learn", icon=":material/school:"),
 ]

@@ -133,3 +133,12 @@ def test_pages_explain_missing_prerequisites(page):
     assert not at.exception
     if page != "pages/qc.py":  # the demo selection is made at start, so QC can run directly
         assert at.info and "first" in at.info[0].value
+
+
+def test_runs_page_is_in_the_navigation_and_explains_an_empty_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("GENOAPP_RUNS_DIR", str(tmp_path))
+    at = _fresh()
+    at.switch_page("pages/runs.py").run()
+    _ok(at)
+    assert at.title[0].value == "Runs"
+    assert at.info and "No saved run" in at.info[0].value
