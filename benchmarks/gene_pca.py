@@ -167,7 +167,11 @@ def run_genoapp(device: str, sample_genes: list[str]) -> dict:
 
 
 def run_sklearn_loop(sample_genes: list[str]) -> dict:
-    """scikit-learn PCA gene by gene (as the authors), on the sampled genes' in-RAM dosages."""
+    """The naive per-gene loop from the same .bed: read the gene's dosages (bed-reader), impute
+    with training means, scikit-learn ``PCA(n_components=k)`` (its default solver, as the
+    authors called it) fitted on training rows and applied to all rows. The read + imputation
+    and the PCA are timed separately. The explained variances are also computed with the exact
+    solver (``svd_solver="full"``, not timed) for the accuracy check."""
     from sklearn.decomposition import PCA
     from threadpoolctl import threadpool_limits
 
@@ -175,15 +179,15 @@ def run_sklearn_loop(sample_genes: list[str]) -> dict:
     from genoapp.io import open_plink
 
     ann, train = annotation_and_split()
-    test_mask = np.ones(N_SAMPLES, dtype=bool)
-    test_mask[train] = False
-    times, ev = {}, {}
+    times, read_times, ev, ev_full = {}, {}, {}, {}
     with open_plink(PREFIX) as g:
         for gene in sample_genes:
             cols = np.sort(ann.loc[ann["gene"] == gene, "variant_index"].unique())
+            t = time.perf_counter()
             X = g.read(variant_idx=cols, dtype="float64", order="C")
             mu = np.nanmean(X[train], axis=0)
             X = np.where(np.isnan(X), mu, X)
+            read_times[gene] = time.perf_counter() - t
             k = min(int(gene_pca_k(len(cols))), len(train) - 1)
             best = np.inf
             for limit in (None, 1):  # BLAS threads as installed, and one thread: keep the faster
@@ -194,7 +198,9 @@ def run_sklearn_loop(sample_genes: list[str]) -> dict:
                     best = min(best, time.perf_counter() - t)
             times[gene] = best
             ev[gene] = pca.explained_variance_
-    return {"times": times, "explained_variance": ev, "peak_gb": _peak_gb()}
+            ev_full[gene] = PCA(n_components=k, svd_solver="full").fit(X[train]).explained_variance_
+    return {"times": times, "read_times": read_times, "explained_variance": ev,
+            "explained_variance_full": ev_full, "peak_gb": _peak_gb()}
 
 
 def _in_child(fn, *args):
@@ -241,24 +247,33 @@ def main() -> None:
         gpu = _in_child(run_genoapp, "cuda", sample)
     ref = _in_child(run_sklearn_loop, sample)
 
-    loop_s = 0.0
-    print(f"\nscikit-learn loop, timed on {len(sample)} genes sampled by size and extrapolated:")
-    print(f"{'SNPs per gene':>16}{'genes':>9}{'timed':>7}{'mean s/gene':>13}{'extrapolated s':>16}")
+    pca_s = read_s = 0.0
+    print(f"\nscikit-learn loop, timed on {len(sample)} genes sampled by size and extrapolated "
+          "bin by bin:")
+    print(f"{'SNPs per gene':>16}{'genes':>9}{'timed':>7}{'read s/gene':>13}{'PCA s/gene':>12}"
+          f"{'extrapolated s':>16}")
     for (lo, hi), n_bin, pick in per_bin:
         if not pick:
             continue
         mean_t = float(np.mean([ref["times"][g] for g in pick]))
-        loop_s += mean_t * n_bin
+        mean_r = float(np.mean([ref["read_times"][g] for g in pick]))
+        pca_s += mean_t * n_bin
+        read_s += mean_r * n_bin
         label = f"{lo}-{hi}" if hi < 10**9 else f">{lo - 1}"
-        print(f"{label:>16}{n_bin:>9,}{len(pick):>7}{mean_t:>13.4f}{mean_t * n_bin:>16.1f}")
-    rel = []
-    for g in sample:
-        a, b = ours["explained_variance"][g], ref["explained_variance"][g]
-        k = min(len(a), len(b))
-        if k:
-            rel.append(float(np.max(np.abs(a[:k] - b[:k]) / b[:k])))
-    max_rel = max(rel) if rel else float("nan")
+        print(f"{label:>16}{n_bin:>9,}{len(pick):>7}{mean_r:>13.4f}{mean_t:>12.4f}"
+              f"{(mean_t + mean_r) * n_bin:>16.1f}")
+    loop_s = pca_s + read_s
 
+    def max_rel(key):
+        rel = []
+        for g in sample:
+            a, b = ours["explained_variance"][g], ref[key][g]
+            k = min(len(a), len(b))
+            if k:
+                rel.append(float(np.max(np.abs(a[:k] - b[:k]) / b[:k])))
+        return max(rel) if rel else float("nan")
+
+    rel_full, rel_default = max_rel("explained_variance_full"), max_rel("explained_variance")
     cpu_s = ours["seconds"]
     speedup = loop_s / cpu_s
     print(f"\nGene-PCA of {ours['n_genes']:,} genes -> {ours['n_features']:,} features "
@@ -270,20 +285,25 @@ def main() -> None:
     if gpu is not None:
         print(f"{'genoapp gene_pca_features, ' + gpu['device']:<48}{gpu['seconds']:>10.2f}"
               f"{gpu['peak_gb']:>10.2f}")
-    print(f"{'scikit-learn PCA per gene (extrapolated)':<48}{loop_s:>10.1f}{'':>10}")
+    print(f"{'per-gene loop: read + impute + PCA (extrapolated)':<48}{loop_s:>10.1f}{'':>10}")
+    print(f"{'  of which scikit-learn PCA alone':<48}{pca_s:>10.1f}{'':>10}")
     gpu_txt = f"{gpu['seconds']:.2f} s" if gpu else "not present"
-    print(f"speed-up {speedup:.1f}x (goal >= 20x); CPU {cpu_s:.1f} s (goal <= 30 s); peak "
+    print(f"speed-up {speedup:.1f}x over the whole loop, {pca_s / cpu_s:.1f}x over its PCA calls alone "
+          f"(goal >= 20x); CPU {cpu_s:.1f} s (goal <= 30 s); peak "
           f"{ours['peak_gb']:.2f} GB (goal <= 8; process baseline {ours['base_gb']:.2f} GB); "
           f"GPU {gpu_txt} (goal <= 3 s)")
-    print(f"explained variance of the {len(rel)} sampled genes vs scikit-learn: max relative "
-          f"difference {max_rel:.1e}")
+    print(f"explained variance of the {len(sample)} sampled genes, max relative difference: "
+          f"{rel_full:.1e} vs scikit-learn's exact solver (svd_solver='full'), {rel_default:.1e} vs "
+          "its default solver (randomized for most genes: an approximation)")
     print("RESULT " + json.dumps({
         "benchmark": "gene_pca", "n_samples": N_SAMPLES, "n_snps": N_SNPS,
         "n_genes": ours["n_genes"], "n_features": ours["n_features"],
         "cpu_s": round(cpu_s, 3), "loop_s_extrapolated": round(loop_s, 1),
+        "loop_pca_only_s_extrapolated": round(pca_s, 1), "speedup_vs_pca_only": round(pca_s / cpu_s, 2),
         "speedup": round(speedup, 2), "peak_gb": round(ours["peak_gb"], 3),
         "gpu_s": None if gpu is None else round(gpu["seconds"], 3),
-        "loop_genes_timed": len(sample), "max_rel_diff_explained_variance": max_rel,
+        "loop_genes_timed": len(sample), "max_rel_diff_explained_variance": rel_full,
+        "max_rel_diff_explained_variance_randomized": rel_default,
         "precision": ours["precision"], "device": "cpu",
     }))
 
