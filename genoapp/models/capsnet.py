@@ -29,8 +29,6 @@ avoids the division by zero of the authors' version), so every output norm is be
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from pathlib import Path
 
@@ -42,6 +40,7 @@ from sklearn.exceptions import NotFittedError
 from torch import nn
 
 from genoapp.errors import ConfigError, InputDataError
+from genoapp.models._torch import atomic_torch_save
 from genoapp.train.device import resolve_device
 from genoapp.train.trainer import train_module
 
@@ -553,19 +552,7 @@ class DiseaseCapsuleClassifier(ClassifierMixin, BaseEstimator):
             "best_epoch": self.best_epoch_,
             "fit_seconds": float(self.fit_seconds_),
         }
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                torch.save(payload, fh)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
-        return path
+        return atomic_torch_save(payload, path)
 
     @classmethod
     def load(cls, path, *, device: str = "auto") -> DiseaseCapsuleClassifier:
