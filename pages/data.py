@@ -1,6 +1,5 @@
 """Data page: load genotypes and phenotypes, reconcile IDs, choose samples and the phenotype."""
 
-import tempfile
 from pathlib import Path
 
 import streamlit as st
@@ -10,6 +9,7 @@ from genoapp.io import is_binary_trait
 from genoapp.plots import cases_controls_bar
 from genoapp.ui import state
 from genoapp.ui.errors import guard
+from genoapp.ui.uploads import drop, keep, save_uploads
 from genoapp.ui.widgets import download_csv, figure
 
 st.title("Data")
@@ -44,18 +44,21 @@ with st.expander("Load another cohort", expanded=False):
         covar_name = u2.selectbox("Covariate table among the uploads", tables, key="upload_covar")
         if st.button("Load uploaded files", key="load_uploads", disabled=not files):
             with guard("Loading the uploaded files"):
-                tmp = Path(tempfile.mkdtemp(prefix="genoapp_upload_"))
-                for f in files:
-                    (tmp / Path(f.name).name).write_bytes(f.getbuffer())
-                beds = sorted(tmp.glob("*.bed"))
-                if len(beds) != 1:
-                    st.error(f"Upload exactly one .bed file with its .bim and .fam; found {len(beds)} .bed files.")
-                    st.stop()
-                pheno_path = tmp / pheno_name if pheno_name != "(none)" else None
-                covar_path = tmp / covar_name if covar_name != "(none)" else None
-                c = Cohort.from_files(beds[0], phenotypes=pheno_path, covariates=covar_path,
-                                      name=beds[0].stem)
-                state.put("cohort", {"cohort": c, "source": "upload"})
+                tmp = save_uploads(files, "cohort")
+                try:
+                    beds = sorted(tmp.glob("*.bed"))
+                    if len(beds) != 1:
+                        st.error(f"Upload exactly one .bed file with its .bim and .fam; found {len(beds)} .bed files.")
+                        st.stop()
+                    pheno_path = tmp / pheno_name if pheno_name != "(none)" else None
+                    covar_path = tmp / covar_name if covar_name != "(none)" else None
+                    c = Cohort.from_files(beds[0], phenotypes=pheno_path, covariates=covar_path,
+                                          name=beds[0].stem)
+                    state.put("cohort", {"cohort": c, "source": "upload"})
+                except BaseException:  # nothing half-loaded stays on disk
+                    drop(tmp)
+                    raise
+                keep("cohort", tmp)
 
 loaded = state.get("cohort")
 if loaded is None:

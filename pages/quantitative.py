@@ -3,7 +3,6 @@ regressions, honestly cross-validated (DESIGN §4.2, §4.5). All computation is 
 genoapp.quantitative; this script only collects choices and shows results."""
 
 import datetime as dt
-import tempfile
 from pathlib import Path
 
 import streamlit as st
@@ -31,6 +30,7 @@ from genoapp.quantitative import (
 from genoapp.train.callbacks import Callback
 from genoapp.train.cv import PRESETS, CVConfig
 from genoapp.ui.errors import guard
+from genoapp.ui.uploads import drop, keep, save_uploads
 from genoapp.ui.widgets import download_csv, figure
 
 _DATA = "genoapp_quant_data"
@@ -112,20 +112,23 @@ with st.expander("Data: genotypes, traits, pedigree or relationship matrix",
         ped_name = st.selectbox("Pedigree file (optional)", ["(none)"] + others, key="q_up_ped")
         if st.button("Load uploaded files", key="q_load_uploads", disabled=not files):
             with guard("Loading the uploaded files"):
-                tmp = Path(tempfile.mkdtemp(prefix="genoapp_quant_"))
-                for f in files:
-                    (tmp / Path(f.name).name).write_bytes(f.getbuffer())
-                beds = sorted(tmp.glob("*.bed"))
-                grms = sorted(tmp.glob("*.grm.bin"))
-                if len(beds) != 1 or pheno_name == "(choose)":
-                    raise ConfigError("Upload exactly one .bed with its .bim and .fam, and choose "
-                                      f"the phenotype table (found {len(beds)} .bed files).")
-                data = load_quantitative_data(
-                    beds[0], phenotypes=tmp / pheno_name,
-                    pedigree=tmp / ped_name if ped_name != "(none)" else None,
-                    grm=grms[0] if grms and ped_name == "(none)" else None,
-                    relationship_scope=scope, pedigree_options=ped_opts, name=beds[0].stem)
-                _store_data(data, "upload")
+                tmp = save_uploads(files, "quantitative")
+                try:
+                    beds = sorted(tmp.glob("*.bed"))
+                    grms = sorted(tmp.glob("*.grm.bin"))
+                    if len(beds) != 1 or pheno_name == "(choose)":
+                        raise ConfigError("Upload exactly one .bed with its .bim and .fam, and choose "
+                                          f"the phenotype table (found {len(beds)} .bed files).")
+                    data = load_quantitative_data(
+                        beds[0], phenotypes=tmp / pheno_name,
+                        pedigree=tmp / ped_name if ped_name != "(none)" else None,
+                        grm=grms[0] if grms and ped_name == "(none)" else None,
+                        relationship_scope=scope, pedigree_options=ped_opts, name=beds[0].stem)
+                    _store_data(data, "upload")
+                except BaseException:  # nothing half-loaded stays on disk
+                    drop(tmp)
+                    raise
+                keep("quantitative", tmp)
 
 if st.session_state.get(_DATA) is None:
     with guard("Loading the mice example"):
