@@ -12,6 +12,7 @@ from genoapp.plots.training import (
     roc_curves,
     training_curves,
 )
+from genoapp.report import run_report_html
 from genoapp.runs import default_runs_dir, list_runs, open_run
 from genoapp.train.protocol import METRICS, comparison_table
 from genoapp.ui.errors import guard
@@ -54,6 +55,16 @@ for note in rec.get("notes", []):
     st.info(note)
 with st.expander("Input fingerprints (SHA-256)"):
     st.json(rec.get("inputs", {}))
+
+_rk = ("genoapp_run_report", str(run.path))
+if st.session_state.get("genoapp_run_report", (None,))[0] != _rk[1]:
+    with guard("Writing the HTML report"):
+        st.session_state["genoapp_run_report"] = (_rk[1], run_report_html(run))
+_report = st.session_state.get("genoapp_run_report", (None, None))[1]
+if _report is not None:
+    st.download_button("Download the HTML report (one file: figures, tables, record, methods; opens offline)",
+                       _report, file_name=f"genoapp_report_{pick}.html", mime="text/html",
+                       key="runs_report", icon=":material/description:")
 
 st.subheader("Test-set comparison")
 if len(run.summary):

@@ -176,6 +176,12 @@ if submitted:
                       "overrides": {k: {q: w for q, w in v.items() if q != "variants"}
                                     for k, v in overrides.items()}}
 
+            run_extra = {"device_description": device_description(dev),
+                         "features": dataclasses.asdict(fs.config)}
+            wf = qc.get("result")
+            if wf is not None and hasattr(wf, "summary"):  # the QC funnel, for the methods paragraph
+                run_extra["qc"] = wf.summary().astype(object).where(wf.summary().notna(), None).to_dict("records")
+
             def target(on_event, stop):
                 inputs = {primary: fs}
                 if want_all:
@@ -187,7 +193,7 @@ if submitted:
                 if save and variants is not None and len(result.protocol.metrics):
                     run_dir = save_comparison(result, inputs, qc_variants=variants, root=runs_dir,
                                               samples=samples, split=split, snps=G, label=label,
-                                              extra={"device_description": device_description(dev)})
+                                              extra=run_extra)
                 return {"result": result, "run_dir": run_dir}
 
             job = start_job(TrainingJob(target, label="Training",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -86,6 +87,9 @@ def test_runs_page_reopens_the_run_and_predicts_new_individuals(trained_app):
     assert len(at.dataframe[0].value) == 1
     assert "Gene-PCA accuracy" in at.dataframe[1].value.columns  # results without retraining
     assert len(at.get("plotly_chart")) >= 4
+    assert any("HTML report" in b.proto.label for b in at.get("download_button"))
+    rec = json.loads(next(runs.iterdir()).joinpath("run.json").read_text())
+    assert rec["qc"][-1]["step"] == "GWAS (training samples)" and rec["features"]["fit_on"] == "train"
     models = at.selectbox(key="predict_model")
     options = list(models.options)
     models.set_value(next(i for i, o in enumerate(options) if o.startswith("Logistic regression")))

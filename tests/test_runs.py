@@ -162,3 +162,47 @@ def test_failed_save_leaves_no_run_and_bad_dirs_are_refused(trained, tmp_path, m
     assert list(tmp_path.iterdir()) == [] and list_runs(tmp_path).empty
     with pytest.raises(InputDataError, match="not a genoapp run"):
         open_run(tmp_path)
+
+
+def test_html_report_is_self_contained_with_every_figure_and_the_methods(trained, tmp_path):
+    from genoapp.report import methods_paragraph, run_report_html
+
+    run = open_run(trained["path"])
+    page = run_report_html(run)
+    assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
+    # no external resource: plotly.js is inlined once; no <script src>, <link href> or <img src>
+    import re
+
+    assert not re.search(r"<(script|link|img)\b[^>]*\b(src|href)=", page, flags=re.I)
+    assert page.count("window.PlotlyConfig") == 1  # the library's preamble appears once
+    assert page.count("plotly-graph-div") >= 2 + 3 * 2 + 1  # comparisons, ROC/PR/CM per input, folds
+    methods = methods_paragraph(run.record)
+    n_train, n_test = len(trained["split"].train_idx), len(trained["split"].test_idx)
+    assert f"{n_test:,} samples was set aside" in methods and f"{n_train:,} training samples" in methods
+    assert run.record["versions"]["torch"] in methods and "DiseaseCapsule" in methods
+    for name in ("DiseaseCapsule", "Logistic regression", "Random forest"):
+        assert name in page
+    # every figure renders in a real browser with the network blocked
+    import shutil
+
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.skip("chromium not installed (apt-get install chromium; .ci/run does)")
+    from playwright.sync_api import sync_playwright
+
+    out = tmp_path / "report.html"
+    out.write_text(page, encoding="utf-8")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, headless=True,
+                                    args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+        ctx = browser.new_context(offline=True)
+        tab = ctx.new_page()
+        requests = []
+        tab.on("request", lambda r: requests.append(r.url) if not r.url.startswith(("file:", "data:")) else None)
+        tab.goto(out.as_uri())
+        tab.wait_for_function("document.querySelectorAll('.plotly-graph-div .main-svg').length > 0")
+        n_divs = tab.locator(".plotly-graph-div").count()
+        n_drawn = tab.evaluate("[...document.querySelectorAll('.plotly-graph-div')]"
+                               ".filter(d => d.querySelector('.main-svg')).length")
+        browser.close()
+    assert n_divs == page.count('class="plotly-graph-div"') and n_drawn == n_divs and not requests
