@@ -13,7 +13,7 @@ from genoapp.plots.training import (
     training_curves,
 )
 from genoapp.report import run_report_html
-from genoapp.runs import default_runs_dir, list_runs, open_run
+from genoapp.runs import default_runs_dir, list_runs, load_bundle, make_bundle, open_run
 from genoapp.train.protocol import METRICS, comparison_table
 from genoapp.ui.errors import guard
 from genoapp.ui.widgets import download_csv, figure
@@ -24,11 +24,22 @@ st.write("Every training on the Train page is saved as a run directory: the mode
          "hashes, and every result table. Reopen a run to see its results without retraining, or "
          "score new individuals with one of its models.")
 root = st.text_input("Runs folder", str(default_runs_dir()), key="runs_root")
+with st.expander("Load a run bundle (.zip) made by genoapp", expanded=False):
+    st.warning("Open bundles only from people you trust: scikit-learn models and the preprocessing "
+               "are stored as joblib (pickle) files, which can run code when they are loaded.")
+    up = st.file_uploader("Run bundle", type=["zip"], key="bundle_upload")
+    if st.button("Load the bundle", key="load_bundle", disabled=up is None):
+        with guard("Loading the run bundle"):
+            loaded_path = load_bundle(up, root)
+            st.session_state["run_pick"] = loaded_path.name
+            st.success(f"Loaded run `{loaded_path.name}` into `{root}`.")
 runs = list_runs(root)
 if runs.empty:
     st.info(f"No saved run in `{root}` yet. Train models on the Train page (with 'Save the run' ticked).")
     st.stop()
 st.dataframe(runs.drop(columns=["path"]), hide_index=True, height=min(38 + 35 * len(runs), 260))
+if st.session_state.get("run_pick") not in set(runs["run_id"]):
+    st.session_state.pop("run_pick", None)
 pick = st.selectbox("Run", runs["run_id"].tolist(), key="run_pick",
                     format_func=lambda r: f"{r} — {runs.set_index('run_id').loc[r, 'label']}")
 run = None
@@ -65,6 +76,15 @@ if _report is not None:
     st.download_button("Download the HTML report (one file: figures, tables, record, methods; opens offline)",
                        _report, file_name=f"genoapp_report_{pick}.html", mime="text/html",
                        key="runs_report", icon=":material/description:")
+if st.button("Prepare the run bundle (.zip: models, tables, record, report)", key="make_bundle"):
+    with guard("Zipping the run"):
+        st.session_state["genoapp_run_bundle"] = (str(run.path), make_bundle(run.path))
+_bundle = st.session_state.get("genoapp_run_bundle")
+if _bundle is not None and _bundle[0] == str(run.path):
+    st.download_button(f"Download the run bundle ({len(_bundle[1]) / 1e6:.1f} MB)", _bundle[1],
+                       file_name=f"{pick}.zip", mime="application/zip", key="runs_bundle",
+                       icon=":material/folder_zip:",
+                       help="Another user loads it on their Runs page to see the same results.")
 
 st.subheader("Test-set comparison")
 if len(run.summary):

@@ -88,6 +88,9 @@ def test_runs_page_reopens_the_run_and_predicts_new_individuals(trained_app):
     assert "Gene-PCA accuracy" in at.dataframe[1].value.columns  # results without retraining
     assert len(at.get("plotly_chart")) >= 4
     assert any("HTML report" in b.proto.label for b in at.get("download_button"))
+    at.button(key="make_bundle").click().run()
+    _ok(at)
+    assert any("run bundle" in b.proto.label for b in at.get("download_button"))
     rec = json.loads(next(runs.iterdir()).joinpath("run.json").read_text())
     assert rec["qc"][-1]["step"] == "GWAS (training samples)" and rec["features"]["fit_on"] == "train"
     models = at.selectbox(key="predict_model")

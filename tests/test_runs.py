@@ -206,3 +206,55 @@ def test_html_report_is_self_contained_with_every_figure_and_the_methods(trained
                                ".filter(d => d.querySelector('.main-svg')).length")
         browser.close()
     assert n_divs == page.count('class="plotly-graph-div"') and n_drawn == n_divs and not requests
+
+
+def test_bundle_round_trip_gives_identical_tables_and_predictions(trained, tmp_path):
+    import io
+    import zipfile
+
+    from genoapp.runs import load_bundle, make_bundle
+
+    data = make_bundle(trained["path"])
+    names = zipfile.ZipFile(io.BytesIO(data)).namelist()
+    run_id = trained["path"].name
+    assert f"{run_id}/run.json" in names and f"{run_id}/report.html" in names
+    assert any(n.startswith(f"{run_id}/models/") for n in names)
+    other = tmp_path / "elsewhere"
+    path = load_bundle(data, other)
+    assert path == other / run_id and not [p for p in other.iterdir() if p.name.startswith(".")]
+    a, b = open_run(trained["path"]), open_run(path)
+    for table in ("metrics", "summary", "fold_metrics", "test_scores", "histories", "samples"):
+        pd.testing.assert_frame_equal(getattr(a, table), getattr(b, table), obj=table)
+    assert a.record == b.record
+    split = trained["split"]
+    for key, inp in [("capsule", "Windows-PCA"), ("logreg", "All-PCA"), ("prs", "SNPs")]:
+        X = trained["inputs"][inp].X if inp != "SNPs" else trained["G"]
+        np.testing.assert_array_equal(
+            case_scores(b.load_model(key, inp, 0, device="cpu"), X[split.test_idx]),
+            a.scores(key, inp, 0)["score"].to_numpy())
+    assert load_bundle(data, other) == other / f"{run_id}-2"  # a second copy does not overwrite
+
+
+def test_bad_bundles_are_refused_with_readable_errors(tmp_path):
+    import io
+    import zipfile
+
+    from genoapp.runs import load_bundle
+
+    with pytest.raises(InputDataError, match="not a zip file"):
+        load_bundle(b"not a zip", tmp_path)
+
+    def zipped(files: dict) -> bytes:
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as zf:
+            for name, text in files.items():
+                zf.writestr(name, text)
+        return buf.getvalue()
+
+    with pytest.raises(InputDataError, match="unsafe"):
+        load_bundle(zipped({"run/../../evil.txt": "x", "run/run.json": "{}"}), tmp_path)
+    with pytest.raises(InputDataError, match="one run folder"):
+        load_bundle(zipped({"a/run.json": "{}", "b/run.json": "{}"}), tmp_path)
+    with pytest.raises(InputDataError, match="not a genoapp run record"):
+        load_bundle(zipped({"run/run.json": json.dumps({"format": "other"})}), tmp_path)
+    assert not list(tmp_path.iterdir())  # nothing half-written

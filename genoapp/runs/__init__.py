@@ -6,8 +6,11 @@
 - :func:`list_runs`, :func:`open_run` reopen them without retraining; :meth:`Run.predict`
   scores new individuals from a PLINK fileset with the saved QC variant list, imputation and
   feature projection fitted on the run's training samples.
+- :func:`make_bundle`, :func:`load_bundle` zip a run (with its HTML report) and unpack one
+  elsewhere.
 """
 
+from genoapp.runs.bundle import load_bundle, make_bundle
 from genoapp.runs.projection import FeatureProjector, MatchReport, align_genotypes, match_variants
 from genoapp.runs.store import (
     RUN_FORMAT,
@@ -29,6 +32,8 @@ __all__ = [
     "array_sha256",
     "default_runs_dir",
     "list_runs",
+    "load_bundle",
+    "make_bundle",
     "open_run",
     "save_run",
 ]
