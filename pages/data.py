@@ -34,7 +34,9 @@ with st.expander("Load another cohort", expanded=False):
             with guard("Loading the files"):
                 c = Cohort.from_files(bed.strip(), phenotypes=pheno.strip() or None,
                                       covariates=covar.strip() or None, name=Path(bed.strip()).name)
-                state.put("cohort", {"cohort": c, "source": "path"})
+                state.put("cohort", {"cohort": c, "source": "path",
+                                     "files": {"bed": bed.strip(), "phenotypes": pheno.strip() or None,
+                                               "covariates": covar.strip() or None}})
     else:
         files = st.file_uploader("The .bed, .bim and .fam files, plus optional phenotype/covariate tables",
                                  accept_multiple_files=True, key="uploads")
@@ -54,7 +56,8 @@ with st.expander("Load another cohort", expanded=False):
                     covar_path = tmp / covar_name if covar_name != "(none)" else None
                     c = Cohort.from_files(beds[0], phenotypes=pheno_path, covariates=covar_path,
                                           name=beds[0].stem)
-                    state.put("cohort", {"cohort": c, "source": "upload"})
+                    state.put("cohort", {"cohort": c, "source": "upload",
+                                         "files": {"uploaded": [Path(f.name).name for f in files]}})
                 except BaseException:  # nothing half-loaded stays on disk
                     drop(tmp)
                     raise

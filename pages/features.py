@@ -70,7 +70,9 @@ if submitted:
         fs = build_features(qc["G"], qc["variants"], split, genes=genes, config=config,
                             progress=lambda f, msg: bar.progress(min(float(f), 1.0), text=msg))
         bar.empty()
-        state.put("features", {"split": split, "features": fs})
+        state.put("features", {"split": split, "features": fs,
+                               "gene_table": (gene_path.strip() or None) if kind == "genes" else None,
+                               "gene_format": gene_format if kind == "genes" else "auto"})
 
 res = state.get("features")
 if res is None:

@@ -22,6 +22,7 @@ from genoapp.plots.training import (
     roc_curves,
     training_curves,
 )
+from genoapp.runconfig import config_dict
 from genoapp.runs import default_runs_dir
 from genoapp.train import device_description, resolve_device
 from genoapp.train.protocol import METRICS, comparison_table
@@ -176,9 +177,25 @@ if submitted:
                       "overrides": {k: {q: w for q, w in v.items() if q != "variants"}
                                     for k, v in overrides.items()}}
 
-            run_extra = {"device_description": device_description(dev),
-                         "features": dataclasses.asdict(fs.config)}
+            run_extra = {"device_description": device_description(dev)}
             wf = qc.get("result")
+            sel = state.get("selection") or {}
+            loaded = state.get("cohort") or {}
+            if wf is not None and hasattr(wf, "config"):
+                # everything `python -m genoapp run --config <run dir>` needs to redo this run
+                files = loaded.get("files") or {}
+                run_extra["pipeline_config"] = {
+                    "label": label,
+                    "data": {"source": "demo"} if loaded.get("source") == "demo" else {"source": "files", **files},
+                    "selection": {k: sel.get(k) for k in ("phenotype", "batch_column", "batches", "sexes")},
+                    "qc": config_dict(wf.config),
+                    "features": {"config": config_dict(fs.config), "gene_table": res.get("gene_table"),
+                                 "gene_format": res.get("gene_format", "auto")},
+                    "train": {"models": list(models), "preset": preset, "protocol": config.to_dict(),
+                              "overrides": params["overrides"] | ({"prs": {"clump": True}} if prs_clump else {}),
+                              "all_pca": want_all,
+                              "all_pca_config": config_dict(all_cfg) if want_all else None},
+                }
             if wf is not None and hasattr(wf, "summary"):  # the QC funnel, for the methods paragraph
                 run_extra["qc"] = wf.summary().astype(object).where(wf.summary().notna(), None).to_dict("records")
 

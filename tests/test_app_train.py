@@ -92,7 +92,7 @@ def test_runs_page_reopens_the_run_and_predicts_new_individuals(trained_app):
     _ok(at)
     assert any("run bundle" in b.proto.label for b in at.get("download_button"))
     rec = json.loads(next(runs.iterdir()).joinpath("run.json").read_text())
-    assert rec["qc"][-1]["step"] == "GWAS (training samples)" and rec["features"]["fit_on"] == "train"
+    assert rec["qc"][-1]["step"] == "GWAS (training samples)" and rec["features"]["Gene-PCA"]["fit_on"] == "train"
     models = at.selectbox(key="predict_model")
     options = list(models.options)
     models.set_value(next(i for i, o in enumerate(options) if o.startswith("Logistic regression")))

@@ -180,6 +180,7 @@ def test_html_report_is_self_contained_with_every_figure_and_the_methods(trained
     n_train, n_test = len(trained["split"].train_idx), len(trained["split"].test_idx)
     assert f"{n_test:,} samples was set aside" in methods and f"{n_train:,} training samples" in methods
     assert run.record["versions"]["torch"] in methods and "DiseaseCapsule" in methods
+    assert "grouped by windows of 10 SNPs" in methods and "fitted on training samples only" in methods
     for name in ("DiseaseCapsule", "Logistic regression", "Random forest"):
         assert name in page
     # every figure renders in a real browser with the network blocked

@@ -51,7 +51,8 @@ def methods_paragraph(record: dict) -> str:
     ----------
     record : dict
         ``run.json`` of a saved run (:func:`genoapp.runs.open_run`); the optional ``qc`` (funnel
-        rows) and ``features`` (feature settings) entries are used when present.
+        rows) and ``features`` (feature settings, or settings per input: the first is used)
+        entries are used when present.
 
     Returns
     -------
@@ -75,6 +76,8 @@ def methods_paragraph(record: dict) -> str:
             f"order: {'; '.join(steps)}. {_fmt_int(last.get('n_samples'))} samples and "
             f"{_fmt_int(last.get('n_variants'))} variants remained.")
     feats = record.get("features")
+    if feats and all(isinstance(v, dict) for v in feats.values()):  # per input: the primary one
+        feats = next(iter(feats.values()))
     if feats:
         kind = feats.get("kind", "genes")
         method = feats.get("method", "gene_pca")

@@ -53,7 +53,8 @@ def select(cohort, phenotype: str, *, batch_column=None, batches=None, sexes=Non
                              require_phenotype=phenotype)
     y, coding = selected.phenotype(phenotype)
     value = {"cohort": selected, "phenotype": phenotype, "y": y, "coding": coding,
-             "batch_column": batch_column, "fingerprint": fingerprint}
+             "batch_column": batch_column, "batches": None if batches is None else list(batches),
+             "sexes": None if sexes is None else [int(x) for x in sexes], "fingerprint": fingerprint}
     put("selection", value)
     return value
 

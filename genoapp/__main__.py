@@ -1,0 +1,182 @@
+"""Command line: ``python -m genoapp <command>`` (headless runs on GPU nodes, reports, bundles).
+
+Commands
+--------
+run       Run the case/control pipeline from a configuration (a JSON file written by ``config``,
+          or a run directory / run.json saved by the app) or a preset, print progress, write the
+          run directory (the same as the app's) and optionally its HTML report.
+config    Print a preset configuration as JSON, or the configuration recorded in a run.
+report    Write the self-contained HTML report of a run directory.
+bundle    Zip a run directory (with its report) for sharing; ``--load`` unpacks one.
+
+Exit status 0 on success, 2 on a configuration or input-data error (the message says which
+file or setting), 130 when interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+
+def _bar(fraction: float, width: int = 28) -> str:
+    n = int(round(max(0.0, min(1.0, fraction)) * width))
+    return "[" + "#" * n + "." * (width - n) + "]"
+
+
+class _Printer:
+    """Progress lines on stderr: the QC/feature steps and each model's fits and epochs."""
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+        self.t0 = time.perf_counter()
+        self._last = ("", -1.0)
+
+    def _say(self, text: str) -> None:
+        if not self.quiet:
+            print(f"{time.perf_counter() - self.t0:7.1f} s  {text}", file=sys.stderr, flush=True)
+
+    def step(self, step: str, fraction: float, message: str) -> None:
+        key = (step, round(fraction, 1))
+        if key != self._last:  # one line per 10 % of a step
+            self._last = key
+            self._say(f"{step:<9}{_bar(fraction)} {message}")
+
+    def event(self, ev: dict) -> None:
+        kind = ev.get("event")
+        n = max(int(ev.get("n_tasks", 1) or 1), 1)
+        frac = float(ev.get("task", 0)) / n
+        what = f"{ev.get('model', '')} on {ev.get('input', '')}, seed {ev.get('seed', '')}"
+        if kind == "task_begin":
+            self._say(f"{'Train':<9}{_bar(frac)} {what}: {ev.get('n_folds', 0)} validation fold(s)")
+        elif kind == "fit_begin" and ev.get("fold") == "final":
+            self._say(f"{'Train':<9}{_bar(frac)} {what}: final fit on all training samples")
+        elif kind == "task_end":
+            acc = (ev.get("metrics") or {}).get("accuracy")
+            self._say(f"{'Train':<9}{_bar((ev.get('task', 0) + 1) / n)} {what}: done"
+                      + (f", test accuracy {acc:.3f}" if acc is not None else ""))
+        elif kind == "task_failed":
+            self._say(f"{'Train':<9}{what}: FAILED: {ev.get('error')}")
+        elif kind == "message":
+            self._say(f"{'Train':<9}{ev.get('text', '')}")
+
+
+def _cmd_run(args) -> int:
+    from genoapp.report import run_report_html
+    from genoapp.runconfig import preset_run_config, read_run_config, run_pipeline
+    from genoapp.runs import open_run
+    from genoapp.train.protocol import comparison_table
+
+    cfg = preset_run_config(args.preset) if args.preset else read_run_config(args.config)
+    overrides = {k: v for k, v in (("bed", args.bed), ("phenotypes", args.pheno),
+                                   ("covariates", args.covar)) if v}
+    if overrides:
+        overrides["source"] = "files"
+    printer = _Printer(args.quiet)
+    run_dir, result = run_pipeline(cfg, runs_dir=args.runs_dir, data_overrides=overrides or None,
+                                   on_event=printer.event, progress=printer.step)
+    table = comparison_table(result.protocol.summary())
+    print(table.to_string(index=False))
+    print(f"run directory: {run_dir}")
+    if args.report:
+        out = Path(args.report)
+        out.write_text(run_report_html(open_run(run_dir)), encoding="utf-8")
+        print(f"report: {out}")
+    return 0
+
+
+def _cmd_config(args) -> int:
+    from genoapp.runconfig import preset_run_config, read_run_config
+
+    cfg = read_run_config(args.run) if args.run else preset_run_config(args.preset or "teaching-demo")
+    text = json.dumps(cfg, indent=2, default=list)
+    if args.output:
+        Path(args.output).write_text(text + "\n")
+    else:
+        print(text)
+    return 0
+
+
+def _cmd_report(args) -> int:
+    from genoapp.report import run_report_html
+    from genoapp.runs import open_run
+
+    run = open_run(args.run_dir)
+    out = Path(args.output or Path(args.run_dir) / "report.html")
+    out.write_text(run_report_html(run), encoding="utf-8")
+    print(f"report: {out}")
+    return 0
+
+
+def _cmd_bundle(args) -> int:
+    from genoapp.runs import load_bundle, make_bundle
+
+    if args.load:
+        print(f"run directory: {load_bundle(Path(args.path), args.runs_dir)}")
+        return 0
+    out = Path(args.output or f"{Path(args.path).resolve().name}.zip")
+    data = make_bundle(args.path)
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, out)  # never a half-written bundle
+    print(f"bundle: {out} ({len(data) / 1e6:.1f} MB)")
+    return 0
+
+
+def main(argv=None) -> int:
+    """Entry point of ``python -m genoapp``; returns the exit status."""
+    from genoapp.runconfig import PRESET_CONFIGS
+
+    ap = argparse.ArgumentParser(prog="python -m genoapp", description=__doc__.split("\n")[0])
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("run", help="run the pipeline from a configuration or a preset")
+    src = r.add_mutually_exclusive_group(required=True)
+    src.add_argument("--config", help="JSON configuration, or a run directory / run.json saved by the app")
+    src.add_argument("--preset", choices=sorted(PRESET_CONFIGS))
+    r.add_argument("--runs-dir", help="where to write the run directory (default ~/genoapp_runs or $GENOAPP_RUNS_DIR)")
+    r.add_argument("--bed", help="PLINK fileset (replaces the configuration's; needed for uploaded files)")
+    r.add_argument("--pheno", help="phenotype table (replaces the configuration's)")
+    r.add_argument("--covar", help="covariate table (replaces the configuration's)")
+    r.add_argument("--report", help="also write the HTML report to this file")
+    r.add_argument("--quiet", action="store_true", help="no progress lines")
+    r.set_defaults(func=_cmd_run)
+
+    c = sub.add_parser("config", help="print a preset configuration, or the one recorded in a run")
+    c.add_argument("--preset", choices=sorted(PRESET_CONFIGS))
+    c.add_argument("--run", help="run directory or run.json")
+    c.add_argument("-o", "--output", help="write to this file instead of printing")
+    c.set_defaults(func=_cmd_config)
+
+    p = sub.add_parser("report", help="write the HTML report of a run directory")
+    p.add_argument("run_dir")
+    p.add_argument("-o", "--output", help="file (default <run_dir>/report.html)")
+    p.set_defaults(func=_cmd_report)
+
+    b = sub.add_parser("bundle", help="zip a run directory, or --load a bundle")
+    b.add_argument("path", help="run directory (or, with --load, the .zip)")
+    b.add_argument("-o", "--output", help="zip file (default <run_id>.zip)")
+    b.add_argument("--load", action="store_true", help="unpack a bundle into the runs folder")
+    b.add_argument("--runs-dir", help="runs folder for --load")
+    b.set_defaults(func=_cmd_bundle)
+
+    args = ap.parse_args(argv)
+    from genoapp.errors import GenoappError
+
+    try:
+        return args.func(args)
+    except GenoappError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    sys.exit(main())
