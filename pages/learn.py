@@ -21,8 +21,10 @@ from genoapp.learn import (
     run_sequence_lesson,
     simulate_sequences,
 )
+from genoapp.learn.casecontrol import leakage_lesson, noise_phenotype, overfitting_lesson
 from genoapp.plots.learn import (
     error_histogram,
+    leakage_figure,
     loss_curves,
     one_hot_figure,
     phenotype_histograms,
@@ -30,6 +32,7 @@ from genoapp.plots.learn import (
     predicted_vs_observed,
     sequence_logo,
 )
+from genoapp.plots.training import training_curves
 from genoapp.train import Callback, device_description, resolve_device
 from genoapp.ui.errors import guard
 from genoapp.ui.widgets import download_csv, figure
@@ -353,7 +356,112 @@ def sequence_lesson() -> None:
     _results_section()
 
 
-LESSONS = {"Sequence → phenotype (CNN)": sequence_lesson}
+@st.cache_data(show_spinner="Reading the demo genotypes")
+def _demo_genotypes():
+    from genoapp.demo import DEMO_PHENOTYPE, load_demo_cohort
+
+    c = load_demo_cohort().select(require_phenotype=DEMO_PHENOTYPE)
+    y, _ = c.phenotype(DEMO_PHENOTYPE)
+    return c.read_dosages(), np.asarray(y, dtype=np.int64)
+
+
+def _lesson_phenotype(prefix: str, n: int, y_demo):
+    choice = st.radio("Phenotype", ["noise", "demo"], horizontal=True, key=f"{prefix}pheno",
+                      format_func=lambda v: {"noise": "pure noise (no genetic effect at all)",
+                                             "demo": "the demo disease (planted genes)"}[v])
+    return (noise_phenotype(n, case_fraction=float(y_demo.mean()), random_state=0) if choice == "noise"
+            else y_demo), choice
+
+
+def leakage_lesson_tab():
+    st.markdown(
+        "**Leakage: choosing SNPs with the test samples' labels.** A GWAS filter keeps the SNPs "
+        "whose allele frequencies differ between cases and controls. Run it on *all* samples "
+        "before splitting, and the test cases and controls have helped choose the SNPs: the model "
+        "then looks good on them even when the genotypes say nothing about the disease. The "
+        "honest protocol runs the GWAS on the training samples only. Below, both protocols use "
+        "the same real genotypes (1000 Genomes/HapMap3), the same random balanced splits and the "
+        "same logistic regression; only the samples given to the GWAS differ.")
+    G, y_demo = _demo_genotypes()
+    y, choice = _lesson_phenotype("learn_leak_", len(y_demo), y_demo)
+    with st.form("learn_leak_form"):
+        c1, c2, c3 = st.columns(3)
+        p_thr = c1.select_slider("GWAS p-value threshold", [1e-4, 1e-3, 1e-2, 0.05], value=1e-2,
+                                 key="learn_leak_p")
+        reps = c2.number_input("Random splits", 1, 20, 5, key="learn_leak_reps")
+        seed = c3.number_input("Seed", 0, 10_000, 0, key="learn_leak_seed")
+        go = st.form_submit_button("Compare the protocols", type="primary", key="learn_leak_run")
+    if go:
+        with guard("Leakage lesson"), st.spinner("GWAS and logistic regression on each split"):
+            st.session_state["genoapp_learn_leak"] = (choice, leakage_lesson(
+                G, y, p_threshold=float(p_thr), n_repeats=int(reps), random_state=int(seed)))
+    res = st.session_state.get("genoapp_learn_leak")
+    if res is None:
+        return
+    choice_run, r = res
+    s = r.summary.set_index("protocol")
+    honest, leaky = s.iloc[0], s.iloc[1]
+    c1, c2 = st.columns([3, 2])
+    with c1:
+        figure(leakage_figure(r.table, metric="test_accuracy"), key="learn_leak_fig")
+    with c2:
+        st.metric("Test accuracy, honest", f"{honest['test_accuracy']:.3f}")
+        st.metric("Test accuracy, leaky", f"{leaky['test_accuracy']:.3f}",
+                  delta=f"{leaky['test_accuracy'] - honest['test_accuracy']:+.3f} from leakage",
+                  delta_color="inverse")
+        st.caption(f"Mean over {len(r.table) // 2} splits; {r.seconds:.1f} s.")
+    what = ("There is no genetic effect at all, so any accuracy above 0.5 is an illusion"
+            if choice_run == "noise" else "The demo disease has a real but modest genetic signal")
+    st.info(f"{what}: the honest protocol gives {honest['test_accuracy']:.2f} (AUC "
+            f"{honest['test_roc_auc']:.2f}); the leaky one {leaky['test_accuracy']:.2f} (AUC "
+            f"{leaky['test_roc_auc']:.2f}). Fit every data-driven step (GWAS, PCA, scaling, "
+            "tuning) on the training samples only; genoapp's QC and Features pages do.")
+    st.dataframe(r.table, hide_index=True)
+    download_csv(r.table, "leakage_lesson.csv", key="learn_leak_dl")
+
+
+def overfitting_lesson_tab():
+    st.markdown(
+        "**Overfitting: memorising the training samples.** With 14,079 SNPs and about 900 "
+        "training samples, a neural network can learn every training label by heart. Watch the "
+        "two curves: the training loss keeps falling while the validation loss (samples the "
+        "network never trains on) stops falling and rises: from there on the network learns noise. "
+        "Dropout (randomly silencing units), L2 weight decay (keeping weights small) and early "
+        "stopping (keeping the epoch with the lowest validation loss) are the usual remedies.")
+    G, y_demo = _demo_genotypes()
+    with st.form("learn_over_form"):
+        c1, c2, c3, c4 = st.columns(4)
+        epochs = c1.number_input("Epochs", 5, 300, 60, key="learn_over_epochs")
+        dropout = c2.slider("Dropout", 0.0, 0.9, 0.0, 0.1, key="learn_over_dropout")
+        wd = c3.select_slider("L2 weight decay", [0.0, 1e-4, 1e-3, 1e-2, 1e-1], value=0.0,
+                              key="learn_over_wd")
+        es = c4.checkbox("Early stopping (patience 5)", value=False, key="learn_over_es")
+        go = st.form_submit_button("Train", type="primary", key="learn_over_run")
+    if go:
+        with guard("Overfitting lesson"), st.spinner("Training the network"):
+            st.session_state["genoapp_learn_over"] = overfitting_lesson(
+                G, y_demo, epochs=int(epochs), dropout=float(dropout), weight_decay=float(wd),
+                patience=5 if es else None)
+    r = st.session_state.get("genoapp_learn_over")
+    if r is None:
+        return
+    fig = training_curves(r.history)
+    fig.add_vline(x=r.best_epoch, line_dash="dot", line_color="grey",
+                  annotation_text=f"lowest validation loss: epoch {r.best_epoch}")
+    figure(fig, key="learn_over_fig")
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Training − validation accuracy (last epoch)", f"{r.gap:.2f}")
+    c2.metric("Test accuracy (weights of the best epoch)", f"{r.test_accuracy:.3f}")
+    c3.metric("Epochs run", f"{r.stopped_epoch}")
+    st.info(f"The validation loss was lowest at epoch {r.best_epoch} of {r.stopped_epoch}; after "
+            f"that the network fits the training samples better and unseen samples worse (gap "
+            f"{r.gap:.2f} in accuracy). Try dropout 0.5 with weight decay 0.01, or early stopping, "
+            f"and compare. Trained in {r.seconds:.0f} s on the CPU.")
+
+
+LESSONS = {"Sequence → phenotype (CNN)": sequence_lesson,
+           "Leakage": leakage_lesson_tab,
+           "Overfitting": overfitting_lesson_tab}
 
 st.title("Learn")
 for tab, render in zip(st.tabs(list(LESSONS)), LESSONS.values(), strict=True):

@@ -341,3 +341,30 @@ def _shape(path: str, letter: str) -> dict:
     color = NUCLEOTIDE_COLORS[letter]
     return {"type": "path", "path": path, "fillcolor": color, "line": {"width": 0},
             "xref": "x", "yref": "y", "layer": "above"}
+
+
+def leakage_figure(table: pd.DataFrame, *, metric: str = "test_accuracy") -> go.Figure:
+    """Test metric of the honest and the leaky protocol, one point per repeat, with the mean.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :attr:`genoapp.learn.casecontrol.LeakageResult.table` (``protocol``, ``repeat`` and
+        the metric column).
+    metric : {"test_accuracy", "test_roc_auc"}
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+    """
+    fig = go.Figure()
+    colors = ["#4c78a8", "#e45756"]
+    for i, (protocol, g) in enumerate(table.groupby("protocol", sort=False)):
+        fig.add_box(y=g[metric], name=protocol, boxpoints="all", jitter=0.3, pointpos=0,
+                    marker_color=colors[i % 2], boxmean=True,
+                    text=[f"split {r}" for r in g["repeat"]], hovertemplate="%{text}: %{y:.3f}")
+    fig.add_hline(y=0.5, line_dash="dot", line_color="grey", annotation_text="chance")
+    label = {"test_accuracy": "test accuracy", "test_roc_auc": "test ROC AUC"}.get(metric, metric)
+    fig.update_layout(title=f"Same data, same model: {label} by protocol", yaxis_title=label,
+                      template="plotly_white", showlegend=False)
+    return fig

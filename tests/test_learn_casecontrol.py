@@ -1,0 +1,75 @@
+"""Leakage and overfitting lessons on the demo genotypes: they show the effect they teach."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from genoapp.demo import DEMO_PHENOTYPE, load_demo_cohort
+from genoapp.errors import ConfigError, InputDataError
+from genoapp.learn.casecontrol import (
+    HONEST,
+    LEAKY,
+    leakage_lesson,
+    noise_phenotype,
+    overfitting_lesson,
+)
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+@pytest.fixture(scope="module")
+def demo():
+    c = load_demo_cohort().select(require_phenotype=DEMO_PHENOTYPE)
+    y, _ = c.phenotype(DEMO_PHENOTYPE)
+    return c.read_dosages(), np.asarray(y, dtype=np.int64)
+
+
+def test_leaky_gwas_looks_predictive_on_a_pure_noise_phenotype(demo):
+    G, y = demo
+    noise = noise_phenotype(len(y), case_fraction=0.4, random_state=1)
+    assert noise.sum() == round(0.4 * len(y))
+    r = leakage_lesson(G, noise, p_threshold=0.01, n_repeats=3, random_state=0)
+    s = r.summary.set_index("protocol")
+    assert list(s.index) == [HONEST, LEAKY] and len(r.table) == 6
+    assert abs(s.loc[HONEST, "test_roc_auc"] - 0.5) < 0.1          # honest: chance
+    assert s.loc[LEAKY, "test_roc_auc"] > s.loc[HONEST, "test_roc_auc"] + 0.2  # leaky: an illusion
+    assert (r.table["n_snps"] > 0).all()
+
+
+def test_overfitting_curves_and_remedies(demo):
+    G, y = demo
+    free = overfitting_lesson(G, y, epochs=15, random_state=0)
+    h = free.history
+    assert list(h["epoch"]) == list(range(1, 16))
+    assert h["train_accuracy"].iloc[-1] > 0.99 and free.gap > 0.2          # memorised
+    assert h["val_loss"].iloc[-1] > h["val_loss"].min() + 0.1            # validation loss rises
+    assert free.best_epoch == int(h["val_loss"].idxmin()) + 1
+    early = overfitting_lesson(G, y, epochs=15, patience=3, random_state=0)
+    assert early.stopped_epoch <= free.best_epoch + 3 < 15
+    again = overfitting_lesson(G, y, epochs=15, patience=3, random_state=0)
+    np.testing.assert_allclose(again.history["val_loss"], early.history["val_loss"])  # seeded
+    with pytest.raises(ConfigError, match="dropout"):
+        overfitting_lesson(G, y, dropout=1.5)
+    with pytest.raises(InputDataError, match="phenotype"):
+        leakage_lesson(G, np.zeros(len(y)))
+
+
+def test_learn_page_leakage_and_overfitting_tabs():
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.run()
+    at.switch_page("pages/learn.py").run()
+    assert not at.exception
+    at.number_input(key="learn_leak_reps").set_value(2)
+    at.button(key="learn_leak_run").click().run()
+    assert not at.exception and not at.error
+    labels = [m.label for m in at.metric]
+    assert "Test accuracy, honest" in labels and "Test accuracy, leaky" in labels
+    at.number_input(key="learn_over_epochs").set_value(8)
+    at.checkbox(key="learn_over_es").check()
+    at.button(key="learn_over_run").click().run()
+    assert not at.exception and not at.error
+    assert any(m.label == "Epochs run" for m in at.metric)
