@@ -21,7 +21,13 @@ from genoapp.learn import (
     run_sequence_lesson,
     simulate_sequences,
 )
-from genoapp.learn.casecontrol import leakage_lesson, noise_phenotype, overfitting_lesson
+from genoapp.learn.casecontrol import (
+    distribution_lesson,
+    leakage_lesson,
+    noise_phenotype,
+    overfitting_lesson,
+)
+from genoapp.learn.relatedness import relatedness_lesson
 from genoapp.plots.learn import (
     error_histogram,
     leakage_figure,
@@ -31,6 +37,7 @@ from genoapp.plots.learn import (
     position_scores_bar,
     predicted_vs_observed,
     sequence_logo,
+    split_comparison_figure,
 )
 from genoapp.plots.training import training_curves
 from genoapp.train import Callback, device_description, resolve_device
@@ -459,9 +466,97 @@ def overfitting_lesson_tab():
             f"and compare. Trained in {r.seconds:.0f} s on the CPU.")
 
 
+@st.cache_data(show_spinner=False)
+def _demo_groups():
+    from genoapp.demo import DEMO_PHENOTYPE, load_demo_cohort
+
+    c = load_demo_cohort().select(require_phenotype=DEMO_PHENOTYPE)
+    return c.samples["superpopulation"].astype(str).to_numpy()
+
+
+def distribution_lesson_tab():
+    st.markdown(
+        "**Train and test should come from the same population.** A random split gives training "
+        "and test samples with the same distributions; a test set from a group the model never "
+        "saw (here, another continental ancestry of the demo cohort) does not. The first genetic "
+        "principal component (fitted on the training samples) shows it, and the two-sample "
+        "Kolmogorov-Smirnov test measures it (D = 0: identical distributions). Accuracy measured on "
+        "a shifted test set answers a different question (does the model transfer?).")
+    G, y = _demo_genotypes()
+    groups = _demo_groups()
+    with st.form("learn_dist_form"):
+        held = st.selectbox("Test set for the second split: every sample of", sorted(set(groups)),
+                            index=sorted(set(groups)).index("AFR"), key="learn_dist_group")
+        go = st.form_submit_button("Compare the splits", type="primary", key="learn_dist_run")
+    if go:
+        with guard("Distribution lesson"), st.spinner("PCA, GWAS and logistic regression on both splits"):
+            st.session_state["genoapp_learn_dist"] = distribution_lesson(G, y, groups, held_out=held)
+    r = st.session_state.get("genoapp_learn_dist")
+    if r is None:
+        return
+    cols = st.columns(2)
+    for col, (_, row) in zip(cols, r.splits.iterrows(), strict=True):
+        with col:
+            figure(phenotype_histograms(r.pc1[row["split"]], ks_statistic=row["ks_pc1"],
+                                        ks_pvalue=row["ks_pc1_p"], title=f"PC1, {row['split']} split",
+                                        x_title="PC1 (PCA fitted on training samples)"),
+                   key=f"learn_dist_{row['split']}")
+            st.metric("Test accuracy", f"{row['test_accuracy']:.3f}")
+            st.caption(f"ROC AUC {row['test_roc_auc']:.3f}; case fraction {row['case_fraction_train']:.2f} "
+                       f"(training) vs {row['case_fraction_test']:.2f} (test).")
+    rnd, shf = r.splits.iloc[0], r.splits.iloc[1]
+    st.info(f"Random split: KS D = {rnd['ks_pc1']:.2f}, training and test look alike. Test set from "
+            f"{r.held_out}: D = {shf['ks_pc1']:.2f}, a different population; the accuracy went from "
+            f"{rnd['test_accuracy']:.2f} to {shf['test_accuracy']:.2f}. Always compare training and "
+            "test distributions (genotype PCs, phenotype, batches) before trusting a test score.")
+    st.dataframe(r.splits, hide_index=True)
+
+
+def relatedness_lesson_tab():
+    st.markdown(
+        "**Relatives across the split.** Siblings share half their genome, so a model can predict "
+        "a test sample's trait from its sibling in the training set without learning anything "
+        "that transfers to unrelated people. Here genoapp simulates full-sib families (genotypes "
+        "with LD on real gene positions, Mendelian transmission) and a polygenic trait, then "
+        "compares a random split with a split that keeps whole families together. The "
+        "relatedness check (genomic relationship of each test sample with its closest training "
+        "sample: about 0.5 for siblings) shows why.")
+    with st.form("learn_rel_form"):
+        c1, c2, c3 = st.columns(3)
+        n_fam = c1.number_input("Families", 20, 400, 150, 10, key="learn_rel_fam")
+        h2 = c2.slider("Heritability h²", 0.1, 0.9, 0.6, 0.05, key="learn_rel_h2")
+        seed = c3.number_input("Seed", 0, 10_000, 0, key="learn_rel_seed")
+        go = st.form_submit_button("Simulate and compare", type="primary", key="learn_rel_run")
+    if go:
+        with guard("Relatedness lesson"), st.spinner("Simulating families and fitting ridge regressions"):
+            st.session_state["genoapp_learn_rel"] = relatedness_lesson(
+                n_families=int(n_fam), h2=float(h2), random_state=int(seed))
+    r = st.session_state.get("genoapp_learn_rel")
+    if r is None:
+        return
+    c1, c2 = st.columns(2)
+    with c1:
+        figure(split_comparison_figure(r.table, by="split", metric="pearson_r", label="Pearson r (test)",
+                                       title="Prediction accuracy by split"), key="learn_rel_fig")
+    with c2:
+        figure(phenotype_histograms({f"{k} split": v for k, v in r.max_relationship.items()},
+                                    title="Closest training relative of each test sample",
+                                    x_title="largest genomic relationship with a training sample"),
+               key="learn_rel_hist")
+    m = r.table.groupby("split", sort=False).mean(numeric_only=True)
+    st.info(f"{r.n_samples} samples in {r.n_families} families, {r.n_snps:,} SNPs, realised h² "
+            f"{r.h2:.2f}. Random split: r = {m.loc['random', 'pearson_r']:.2f}, with "
+            f"{m.loc['random', 'test_with_relative']:.0%} of test samples having a sibling in training. "
+            f"Split by family: r = {m.loc['by family', 'pearson_r']:.2f}, no relatives across the split. "
+            "Check relatedness (e.g. with a GRM or KING) and keep relatives on one side of the split.")
+    st.dataframe(r.table, hide_index=True)
+
+
 LESSONS = {"Sequence → phenotype (CNN)": sequence_lesson,
            "Leakage": leakage_lesson_tab,
-           "Overfitting": overfitting_lesson_tab}
+           "Overfitting": overfitting_lesson_tab,
+           "Train vs test distributions": distribution_lesson_tab,
+           "Relatives": relatedness_lesson_tab}
 
 st.title("Learn")
 for tab, render in zip(st.tabs(list(LESSONS)), LESSONS.values(), strict=True):

@@ -1,4 +1,4 @@
-"""Leakage and overfitting lessons on the demo genotypes: they show the effect they teach."""
+"""Case/control lessons (leakage, overfitting, distributions, relatives): each shows its effect."""
 
 from __future__ import annotations
 
@@ -13,10 +13,12 @@ from genoapp.errors import ConfigError, InputDataError
 from genoapp.learn.casecontrol import (
     HONEST,
     LEAKY,
+    distribution_lesson,
     leakage_lesson,
     noise_phenotype,
     overfitting_lesson,
 )
+from genoapp.learn.relatedness import relatedness_lesson
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
@@ -58,6 +60,27 @@ def test_overfitting_curves_and_remedies(demo):
         leakage_lesson(G, np.zeros(len(y)))
 
 
+def test_held_out_ancestry_shifts_the_distributions(demo):
+    G, y = demo
+    groups = load_demo_cohort().select(require_phenotype=DEMO_PHENOTYPE).samples["superpopulation"].to_numpy()
+    r = distribution_lesson(G, y, groups, held_out="AFR")
+    rnd, held = r.splits.iloc[0], r.splits.iloc[1]
+    assert rnd["n_test"] == held["n_test"] == int((groups == "AFR").sum())
+    assert rnd["ks_pc1"] < 0.15 and held["ks_pc1"] > 0.4 and held["ks_pc1_p"] < 1e-10
+    assert set(r.pc1[rnd["split"]]) == {"training", "test"}
+    with pytest.raises(ConfigError, match="not found"):
+        distribution_lesson(G, y, groups, held_out="MARS")
+
+
+def test_relatives_across_the_split_inflate_accuracy():
+    r = relatedness_lesson(n_families=60, n_snps=1500, n_causal=300, n_repeats=2, random_state=0)
+    m = r.table.groupby("split").mean(numeric_only=True)
+    assert m.loc["random", "test_with_relative"] > 0.8 and m.loc["by family", "test_with_relative"] == 0
+    assert m.loc["random", "pearson_r"] > m.loc["by family", "pearson_r"] + 0.05
+    assert abs(np.median(r.max_relationship["random"]) - 0.5) < 0.12  # siblings: about 0.5
+    assert r.n_samples == 240 and 0.45 < r.h2 < 0.75
+
+
 def test_learn_page_leakage_and_overfitting_tabs():
     at = AppTest.from_file(APP, default_timeout=300)
     at.run()
@@ -73,3 +96,9 @@ def test_learn_page_leakage_and_overfitting_tabs():
     at.button(key="learn_over_run").click().run()
     assert not at.exception and not at.error
     assert any(m.label == "Epochs run" for m in at.metric)
+    at.button(key="learn_dist_run").click().run()
+    assert not at.exception and not at.error
+    at.number_input(key="learn_rel_fam").set_value(40)
+    at.button(key="learn_rel_run").click().run()
+    assert not at.exception and not at.error
+    assert "genoapp_learn_rel" in at.session_state and "genoapp_learn_dist" in at.session_state

@@ -10,6 +10,9 @@ and are seeded.
   splitting), repeated over random balanced splits. With no genetic signal at all the honest
   protocol stays at chance while the leaky one looks predictive: the selected SNPs were chosen
   because they happen to separate the test cases from the test controls.
+* :func:`distribution_lesson`: training and test samples drawn at random have the same
+  distributions (PC1 of the genotypes, case fraction); a test set from a group absent from
+  training (another ancestry) does not, and the model's accuracy changes with it.
 * :func:`overfitting_lesson`: a multilayer perceptron on standardised dosages, with training and
   validation curves per epoch, and the knobs that fight overfitting: dropout, L2 weight decay
   (Adam's ``weight_decay``) and early stopping on the validation loss.
@@ -27,7 +30,8 @@ from torch import nn
 
 from genoapp.errors import ConfigError, InputDataError
 
-__all__ = ["LeakageResult", "OverfitResult", "leakage_lesson", "overfitting_lesson", "noise_phenotype"]
+__all__ = ["DistributionResult", "LeakageResult", "OverfitResult", "distribution_lesson", "leakage_lesson",
+           "noise_phenotype", "overfitting_lesson"]
 
 
 def _check_inputs(G, y) -> tuple[np.ndarray, np.ndarray]:
@@ -268,3 +272,95 @@ def overfitting_lesson(G, y, *, hidden: int = 64, dropout: float = 0.0, weight_d
                          test_roc_auc=float(roc_auc_score(yt, score)),
                          gap=float(last["train_accuracy"] - last["val_accuracy"]),
                          seconds=time.perf_counter() - t0)
+
+
+@dataclasses.dataclass
+class DistributionResult:
+    """Outcome of :func:`distribution_lesson`.
+
+    Attributes
+    ----------
+    splits : pandas.DataFrame
+        One row per split ("random", "held-out group"): ``split``, ``n_train``, ``n_test``,
+        ``ks_pc1`` and ``ks_pc1_p`` (two-sample Kolmogorov-Smirnov test of PC1, training vs
+        test; :func:`scipy.stats.ks_2samp`), ``case_fraction_train``, ``case_fraction_test``,
+        ``test_accuracy``, ``test_roc_auc`` (honest GWAS filter + logistic regression).
+    pc1 : dict of str -> dict of str -> ndarray
+        PC1 scores of training and test samples for each split (PCA fitted on training samples).
+    held_out : str
+        The held-out group.
+    seconds : float
+    """
+
+    splits: pd.DataFrame
+    pc1: dict
+    held_out: str
+    seconds: float
+
+
+def distribution_lesson(G, y, groups, *, held_out: str, p_threshold: float = 0.01, C: float = 1.0,
+                        random_state: int = 0) -> DistributionResult:
+    """Training vs test distributions: a random split against a test set from another group.
+
+    Both splits are scored with the honest pipeline (GWAS on training samples, SNPs with
+    p < ``p_threshold``, scaling on training samples, logistic regression). The random split
+    has the same size of test set as the held-out group.
+
+    Parameters
+    ----------
+    G : array (n_samples, n_snps)
+        A1 dosages, NaN = missing.
+    y : array (n_samples,)
+        0 = control, 1 = case.
+    groups : array (n_samples,)
+        Group of each sample (e.g. super-population).
+    held_out : str
+        The group used as the test set of the second split.
+    p_threshold, C, random_state
+        As :func:`leakage_lesson`.
+
+    Returns
+    -------
+    DistributionResult
+
+    Raises
+    ------
+    InputDataError, ConfigError
+        Bad shapes, or a held-out group that is absent or leaves no cases/controls for training.
+    """
+    from scipy.stats import ks_2samp
+    from sklearn.decomposition import PCA
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+
+    G, y = _check_inputs(G, y)
+    groups = np.asarray(groups).astype(str)
+    if groups.shape != y.shape:
+        raise InputDataError(f"groups: {groups.shape} values for {len(y)} samples.")
+    test_group = np.flatnonzero(groups == str(held_out))
+    if len(test_group) == 0:
+        raise ConfigError(f"held_out: group {held_out!r} not found; groups: {sorted(set(groups))}.")
+    t0 = time.perf_counter()
+    rng = np.random.default_rng(random_state)
+    random_test = np.sort(rng.choice(len(y), size=len(test_group), replace=False))
+    rows, pc1 = [], {}
+    for name, te in (("random", random_test), (f"held-out {held_out}", test_group)):
+        tr = np.setdiff1d(np.arange(len(y)), te)
+        if len(np.unique(y[tr])) < 2 or len(np.unique(y[te])) < 2:
+            raise ConfigError(f"held_out: {held_out!r} leaves only one class in training or test.")
+        Xall = _standardise(G, tr, np.arange(G.shape[1]))
+        pca = PCA(n_components=1, random_state=random_state).fit(Xall[tr])
+        s_tr, s_te = pca.transform(Xall[tr])[:, 0], pca.transform(Xall[te])[:, 0]
+        ks = ks_2samp(s_tr, s_te)
+        p = _assoc_p(G, y, tr)
+        cols = np.flatnonzero(np.nan_to_num(p, nan=1.0) < p_threshold)
+        X = _standardise(G, tr, cols)
+        lr = LogisticRegression(C=C, max_iter=2000).fit(X[tr], y[tr])
+        rows.append({"split": name, "n_train": int(len(tr)), "n_test": int(len(te)),
+                     "ks_pc1": float(ks.statistic), "ks_pc1_p": float(ks.pvalue),
+                     "case_fraction_train": float(y[tr].mean()), "case_fraction_test": float(y[te].mean()),
+                     "n_snps": int(len(cols)), "test_accuracy": float(lr.score(X[te], y[te])),
+                     "test_roc_auc": float(roc_auc_score(y[te], lr.decision_function(X[te])))})
+        pc1[name] = {"training": s_tr, "test": s_te}
+    return DistributionResult(splits=pd.DataFrame(rows), pc1=pc1, held_out=str(held_out),
+                              seconds=time.perf_counter() - t0)

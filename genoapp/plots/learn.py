@@ -32,7 +32,8 @@ _OTHER = "#9aa5b1"
 
 
 def phenotype_histograms(sets: dict, *, ks_statistic: float | None = None,
-                         ks_pvalue: float | None = None, nbins: int = 40) -> go.Figure:
+                         ks_pvalue: float | None = None, nbins: int = 40,
+                         title: str = "Phenotype distribution", x_title: str = "phenotype") -> go.Figure:
     """Phenotype histograms (densities on common bins) of several sets, e.g. all / training / test.
 
     Each set is drawn as a step outline (``numpy.histogram(density=True)``), so overlapping
@@ -45,6 +46,8 @@ def phenotype_histograms(sets: dict, *, ks_statistic: float | None = None,
     ks_statistic, ks_pvalue : float, optional
         Two-sample Kolmogorov-Smirnov result (training vs test), shown in the title.
     nbins : int, default 40
+    title, x_title : str
+        Figure title and x-axis title (for other values than a phenotype, e.g. a PC).
 
     Returns
     -------
@@ -62,11 +65,10 @@ def phenotype_histograms(sets: dict, *, ks_statistic: float | None = None,
                         name=f"{name} (n = {v.size:,})",
                         line={"color": _SET_COLORS[i % len(_SET_COLORS)],
                               "width": 3 if i == 0 else 2, "dash": "dash" if i == 0 else "solid"})
-    title = "Phenotype distribution"
     if ks_statistic is not None:
         title += f"<br><sup>training vs test: KS D = {ks_statistic:.3f}"
         title += f", p = {ks_pvalue:.3g}</sup>" if ks_pvalue is not None else "</sup>"
-    fig.update_layout(title=title, xaxis_title="phenotype", yaxis_title="density",
+    fig.update_layout(title=title, xaxis_title=x_title, yaxis_title="density",
                       template="plotly_white")
     return fig
 
@@ -343,6 +345,37 @@ def _shape(path: str, letter: str) -> dict:
             "xref": "x", "yref": "y", "layer": "above"}
 
 
+def split_comparison_figure(table: pd.DataFrame, *, by: str, metric: str, label: str,
+                            title: str, chance: float | None = None) -> go.Figure:
+    """One box (all points, mean marked) of ``metric`` per value of ``by``, in table order.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        One row per repeat and protocol/split; a ``repeat`` column labels the points.
+    by, metric : str
+        Column of the protocol/split names and of the values.
+    label, title : str
+        Axis label of the metric and figure title.
+    chance : float, optional
+        A dotted reference line (e.g. 0.5 for accuracy).
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+    """
+    fig = go.Figure()
+    colors = ["#4c78a8", "#e45756"]
+    for i, (name, g) in enumerate(table.groupby(by, sort=False)):
+        fig.add_box(y=g[metric], name=str(name), boxpoints="all", jitter=0.3, pointpos=0,
+                    marker_color=colors[i % 2], boxmean=True,
+                    text=[f"split {r}" for r in g["repeat"]], hovertemplate="%{text}: %{y:.3f}")
+    if chance is not None:
+        fig.add_hline(y=chance, line_dash="dot", line_color="grey", annotation_text="chance")
+    fig.update_layout(title=title, yaxis_title=label, template="plotly_white", showlegend=False)
+    return fig
+
+
 def leakage_figure(table: pd.DataFrame, *, metric: str = "test_accuracy") -> go.Figure:
     """Test metric of the honest and the leaky protocol, one point per repeat, with the mean.
 
@@ -357,14 +390,6 @@ def leakage_figure(table: pd.DataFrame, *, metric: str = "test_accuracy") -> go.
     -------
     plotly.graph_objects.Figure
     """
-    fig = go.Figure()
-    colors = ["#4c78a8", "#e45756"]
-    for i, (protocol, g) in enumerate(table.groupby("protocol", sort=False)):
-        fig.add_box(y=g[metric], name=protocol, boxpoints="all", jitter=0.3, pointpos=0,
-                    marker_color=colors[i % 2], boxmean=True,
-                    text=[f"split {r}" for r in g["repeat"]], hovertemplate="%{text}: %{y:.3f}")
-    fig.add_hline(y=0.5, line_dash="dot", line_color="grey", annotation_text="chance")
     label = {"test_accuracy": "test accuracy", "test_roc_auc": "test ROC AUC"}.get(metric, metric)
-    fig.update_layout(title=f"Same data, same model: {label} by protocol", yaxis_title=label,
-                      template="plotly_white", showlegend=False)
-    return fig
+    return split_comparison_figure(table, by="protocol", metric=metric, label=label, chance=0.5,
+                                   title=f"Same data, same model: {label} by protocol")
