@@ -27,9 +27,11 @@ from genoapp.learn.casecontrol import (
     noise_phenotype,
     overfitting_lesson,
 )
+from genoapp.learn.epistasis import additive_vs_epistatic_lesson
 from genoapp.learn.relatedness import relatedness_lesson
 from genoapp.plots.learn import (
     error_histogram,
+    grouped_bars,
     leakage_figure,
     loss_curves,
     one_hot_figure,
@@ -552,11 +554,47 @@ def relatedness_lesson_tab():
     st.dataframe(r.table, hide_index=True)
 
 
+def epistasis_lesson_tab():
+    st.markdown(
+        "**Additive vs epistatic traits.** In an additive trait every causal gene adds its bit of "
+        "risk, so a linear model (logistic regression) captures it. In an epistatic trait risk "
+        "comes from *combinations*: a gene matters only together with its partner, and neither has "
+        "an effect on its own; a linear model cannot see that, a neural network can. genoapp "
+        "simulates both traits on the same simulated genotypes and trains both models on the same "
+        "samples.")
+    with st.form("learn_epi_form"):
+        c1, c2, c3 = st.columns(3)
+        n = c1.number_input("Samples", 1000, 20_000, 5000, 500, key="learn_epi_n")
+        h2 = c2.slider("Heritability h² (liability)", 0.3, 0.95, 0.9, 0.05, key="learn_epi_h2")
+        seed = c3.number_input("Seed", 0, 10_000, 0, key="learn_epi_seed")
+        go = st.form_submit_button("Simulate and train", type="primary", key="learn_epi_run")
+    if go:
+        with guard("Additive vs epistatic lesson"), st.spinner("Simulating and training both models"):
+            st.session_state["genoapp_learn_epi"] = additive_vs_epistatic_lesson(
+                n_samples=int(n), h2=float(h2), random_state=int(seed))
+    r = st.session_state.get("genoapp_learn_epi")
+    if r is None:
+        return
+    figure(grouped_bars(r.table, x="trait", color="model", y="test_roc_auc", y_title="test ROC AUC",
+                        title="Which model learns which trait?", chance=0.5), key="learn_epi_fig")
+    t = r.table.set_index(["trait", "model"])["test_roc_auc"]
+    st.info(f"Additive trait: logistic regression AUC {t['additive', 'Logistic regression']:.2f}, "
+            f"network {t['additive', 'Neural network']:.2f}. Epistatic trait: logistic regression "
+            f"{t['epistatic', 'Logistic regression']:.2f} (near chance), network "
+            f"{t['epistatic', 'Neural network']:.2f}. {r.n_samples:,} samples, {r.n_snps} SNPs; "
+            f"{r.seconds:.0f} s.")
+    with st.expander("Planted genes (the truth)"):
+        for trait, truth in r.truth.items():
+            st.markdown(f"*{trait}*")
+            st.dataframe(truth, hide_index=True)
+
+
 LESSONS = {"Sequence → phenotype (CNN)": sequence_lesson,
            "Leakage": leakage_lesson_tab,
            "Overfitting": overfitting_lesson_tab,
            "Train vs test distributions": distribution_lesson_tab,
-           "Relatives": relatedness_lesson_tab}
+           "Relatives": relatedness_lesson_tab,
+           "Additive vs epistatic": epistasis_lesson_tab}
 
 st.title("Learn")
 for tab, render in zip(st.tabs(list(LESSONS)), LESSONS.values(), strict=True):

@@ -18,6 +18,7 @@ from genoapp.learn.casecontrol import (
     noise_phenotype,
     overfitting_lesson,
 )
+from genoapp.learn.epistasis import additive_vs_epistatic_lesson
 from genoapp.learn.relatedness import relatedness_lesson
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -81,6 +82,17 @@ def test_relatives_across_the_split_inflate_accuracy():
     assert r.n_samples == 240 and 0.45 < r.h2 < 0.75
 
 
+def test_linear_model_misses_the_epistatic_trait_the_network_learns():
+    r = additive_vs_epistatic_lesson(n_samples=4000, random_state=0)
+    t = r.table.set_index(["trait", "model"])["test_roc_auc"]
+    assert t["additive", "Logistic regression"] > 0.85 and t["additive", "Neural network"] > 0.8
+    assert t["epistatic", "Logistic regression"] < 0.62
+    assert t["epistatic", "Neural network"] > t["epistatic", "Logistic regression"] + 0.1
+    assert set(r.truth["epistatic"]["role"]) == {"interaction"} and set(r.truth["additive"]["role"]) == {"additive"}
+    with pytest.raises(ConfigError, match="n_genes"):
+        additive_vs_epistatic_lesson(n_genes=3)
+
+
 def test_learn_page_leakage_and_overfitting_tabs():
     at = AppTest.from_file(APP, default_timeout=300)
     at.run()
@@ -102,3 +114,6 @@ def test_learn_page_leakage_and_overfitting_tabs():
     at.button(key="learn_rel_run").click().run()
     assert not at.exception and not at.error
     assert "genoapp_learn_rel" in at.session_state and "genoapp_learn_dist" in at.session_state
+    at.number_input(key="learn_epi_n").set_value(2000)
+    at.button(key="learn_epi_run").click().run()
+    assert not at.exception and not at.error and "genoapp_learn_epi" in at.session_state

@@ -393,3 +393,21 @@ def leakage_figure(table: pd.DataFrame, *, metric: str = "test_accuracy") -> go.
     label = {"test_accuracy": "test accuracy", "test_roc_auc": "test ROC AUC"}.get(metric, metric)
     return split_comparison_figure(table, by="protocol", metric=metric, label=label, chance=0.5,
                                    title=f"Same data, same model: {label} by protocol")
+
+
+def grouped_bars(table: pd.DataFrame, *, x: str, color: str, y: str, y_title: str, title: str,
+                 chance: float | None = None) -> go.Figure:
+    """Bars of ``y`` grouped by ``x`` and coloured by ``color`` (one trace per colour value).
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+    """
+    fig = go.Figure()
+    for i, (name, g) in enumerate(table.groupby(color, sort=False)):
+        fig.add_bar(x=g[x], y=g[y], name=str(name), marker_color=_SET_COLORS[i % len(_SET_COLORS)],
+                    text=[f"{v:.2f}" for v in g[y]], textposition="outside")
+    if chance is not None:
+        fig.add_hline(y=chance, line_dash="dot", line_color="grey", annotation_text="chance")
+    fig.update_layout(barmode="group", title=title, yaxis_title=y_title, template="plotly_white")
+    return fig
