@@ -205,8 +205,14 @@ def test_html_report_is_self_contained_with_every_figure_and_the_methods(trained
         n_divs = tab.locator(".plotly-graph-div").count()
         n_drawn = tab.evaluate("[...document.querySelectorAll('.plotly-graph-div')]"
                                ".filter(d => d.querySelector('.main-svg')).length")
+        with tab.expect_download() as dl:
+            tab.get_by_role("button", name="SVG").first.click()
+        svg_path = tmp_path / dl.value.suggested_filename
+        dl.value.save_as(svg_path)
         browser.close()
+    assert svg_path.suffix == ".svg" and "<svg" in svg_path.read_text()[:500]
     assert n_divs == page.count('class="plotly-graph-div"') and n_drawn == n_divs and not requests
+    assert page.count("format:'svg'") == n_divs and page.count("format:'png'") == n_divs
 
 
 def test_bundle_round_trip_gives_identical_tables_and_predictions(trained, tmp_path):

@@ -1,8 +1,8 @@
 """A self-contained HTML report of a saved run (for lab meetings and sharing).
 
 One file holds everything: the plotly.js library (inlined once, so the report opens in a
-browser without network access), every figure (interactive; each has plotly's "download as
-PNG" button), the comparison and per-seed tables, the run record (versions, seeds, devices,
+browser without network access), every figure (interactive, with PNG and SVG download buttons
+drawn in the browser), the comparison and per-seed tables, the run record (versions, seeds, devices,
 input fingerprints) and an auto-written methods paragraph with the QC thresholds and counts
 removed, the feature settings and the protocol.
 """
@@ -169,10 +169,17 @@ def run_report_html(run, *, title: str | None = None) -> str:
     if len(run.summary):
         body += ["<h2>Test-set comparison (mean ± SD over seeds)</h2>", _table(comparison_table(run.summary))]
     plotly_js = True
-    for caption, fig in _figures(run):
+    for i, (caption, fig) in enumerate(_figures(run), start=1):
+        div = f"figure-{i}"
+        name = f"genoapp_figure_{i}"
         body.append(f"<h2>{html.escape(caption)}</h2>")
-        body.append(fig.to_html(full_html=False, include_plotlyjs=plotly_js,
+        body.append(fig.to_html(full_html=False, include_plotlyjs=plotly_js, div_id=div,
                                 config={"displaylogo": False, "responsive": True}))
+        # PNG and SVG of every figure, drawn in the browser (works offline)
+        body.append("<p class='meta'>Download: " + " ".join(
+            f"<button onclick=\"Plotly.downloadImage('{div}',{{format:'{fmt}',filename:'{name}',"
+            f"scale:{2 if fmt == 'png' else 1}}})\">{fmt.upper()}</button>" for fmt in ("png", "svg"))
+            + "</p>")
         plotly_js = False  # the library is inlined with the first figure only
     if len(run.metrics):
         cols = [c for c in run.metrics.columns if c not in ("best_params",)]
