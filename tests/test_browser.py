@@ -16,6 +16,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -34,9 +35,15 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server():
+def runs_dir(tmp_path_factory):
+    """Where the app under test saves its runs (not the user's ~/genoapp_runs)."""
+    return tmp_path_factory.mktemp("browser_runs")
+
+
+@pytest.fixture(scope="module")
+def server(runs_dir):
     port = _free_port()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "GENOAPP_RUNS_DIR": str(runs_dir)}
     artifacts = REPO / "test-artifacts"
     artifacts.mkdir(exist_ok=True)
     log = open(artifacts / "streamlit.log", "w")  # noqa: SIM115 (closed in teardown)
@@ -133,3 +140,51 @@ def _walk(page, server, expect):
     titles = page.locator(".js-plotly-plot .gtitle")  # plotly draws the titles as SVG text
     expect(titles.nth(0)).to_contain_text("Training samples")
     expect(titles.nth(1)).to_contain_text("Test samples")
+
+
+def test_run_bundle_loads_in_a_fresh_session_with_identical_tables(server, runs_dir, tmp_path):
+    """Download the bundle of the run saved by the demo-path test, then load it in a new browser
+    session into an empty runs folder through the Runs page's uploader."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from genoapp.runs import list_runs, open_run
+
+    runs = list_runs(runs_dir)
+    if runs.empty:
+        pytest.skip("no saved run: the demo-path test did not run first")
+    original = open_run(runs.loc[0, "path"])
+    empty = tmp_path / "fresh_runs"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                    args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+        timeout_ms = int(os.environ.get("GENOAPP_BROWSER_TIMEOUT_MS", "180000"))
+        expect.set_options(timeout=timeout_ms)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+        page.set_default_timeout(timeout_ms)
+        page.goto(server)
+        _nav(page, "Runs")
+        page.get_by_role("button", name="Prepare the run bundle").click()
+        with page.expect_download() as dl:
+            page.get_by_role("button", name="Download the run bundle").click()
+        bundle = tmp_path / dl.value.suggested_filename
+        dl.value.save_as(bundle)
+
+        fresh = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()  # new session
+        fresh.set_default_timeout(timeout_ms)
+        fresh.goto(server)
+        _nav(fresh, "Runs")
+        folder = fresh.get_by_label("Runs folder")
+        folder.fill(str(empty))
+        folder.press("Enter")
+        expect(fresh.get_by_text("No saved run")).to_be_visible()
+        fresh.get_by_text("Load a run bundle").click()
+        fresh.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(bundle))
+        fresh.get_by_role("button", name="Load the bundle").click()
+        expect(fresh.get_by_text("Loaded run")).to_be_visible()
+        expect(fresh.get_by_role("heading", name="Test-set comparison")).to_be_visible()
+        fresh.screenshot(path=str(REPO / "test-artifacts" / "runs_bundle.png"), full_page=True)
+        browser.close()
+    assert bundle.suffix == ".zip"
+    loaded = open_run(list_runs(empty).loc[0, "path"])
+    for table in ("metrics", "summary", "test_scores", "fold_metrics", "samples"):
+        pd.testing.assert_frame_equal(getattr(original, table), getattr(loaded, table), obj=table)
