@@ -131,7 +131,7 @@ def _walk(page, server, expect):
         epochs.fill(n_epochs)
         epochs.press("Tab")
     page.get_by_role("button", name="Train", exact=True).click()
-    expect(page.get_by_text("Test-set metrics")).to_be_visible()
+    expect(page.get_by_role("heading", name="Test-set metrics")).to_be_visible()
 
     _nav(page, "Capsule insights")
     expect(page.get_by_role("heading", name="Coupling coefficients")).to_be_visible()
