@@ -24,7 +24,7 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from genoapp.errors import ConfigError, InputDataError
-from genoapp.models._validation import check_fit_data, check_predict_data
+from genoapp.models._validation import as_float32_matrix, check_fit_data, check_predict_data
 from genoapp.train.device import resolve_device
 from genoapp.train.trainer import train_module
 
@@ -175,36 +175,7 @@ class TorchBinaryClassifier(ClassifierMixin, BaseEstimator):
 
     @staticmethod
     def _check_X(X, name: str, n_features: int | None = None) -> np.ndarray:
-        if isinstance(X, torch.Tensor):
-            X = X.detach().cpu().numpy()
-        if hasattr(X, "to_numpy"):
-            X = X.to_numpy()
-        try:
-            arr = np.asarray(X)
-        except (TypeError, ValueError) as exc:
-            raise InputDataError(f"{name}: could not be read as a numeric array ({exc}).") from exc
-        if arr.ndim != 2:
-            raise InputDataError(
-                f"{name}: expected a 2-D feature matrix (samples x features), got shape {arr.shape}."
-                " Reshape your data: X.reshape(-1, 1) for a single feature."
-            )
-        if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-            raise InputDataError(f"{name}: expected numeric features, got dtype {arr.dtype}.")
-        if arr.shape[0] == 0 or arr.shape[1] == 0:
-            raise InputDataError(f"{name}: empty feature matrix of shape {arr.shape}; 0 samples or features.")
-        arr = np.ascontiguousarray(arr, dtype=np.float32)
-        if not np.isfinite(arr).all():
-            bad = int((~np.isfinite(arr)).sum())
-            raise InputDataError(
-                f"{name}: {bad} missing (NaN) or infinite value(s) in the features. Impute missing "
-                "genotypes before building features (DESIGN §4.1)."
-            )
-        if n_features is not None and arr.shape[1] != n_features:
-            raise InputDataError(
-                f"{name}: has {arr.shape[1]} features but the model expects {n_features} (as in "
-                "training). Build the features with the same variants and projection as for training."
-            )
-        return arr
+        return as_float32_matrix(X, name, n_features)
 
     def _encode_y(self, y, name: str, n: int, *, fitting: bool) -> np.ndarray:
         arr = np.asarray(y)

@@ -67,3 +67,64 @@ def check_predict_data(est, X, *, allow_nan: bool = False, dtype=np.float32, fit
         raise
     except ValueError as exc:
         raise InputDataError(f"{type(est).__name__}: {exc}") from exc
+
+
+def as_float32_matrix(X, name: str, n_features: int | None = None, *,
+                      what: str = "features",
+                      missing_hint: str = "Impute missing genotypes before building features (DESIGN §4.1).",
+                      mismatch_hint: str = "Build the features with the same variants and projection as "
+                                           "for training.") -> np.ndarray:
+    """A (samples x ``what``) matrix as C-contiguous float32, with genoapp's messages.
+
+    Accepts numpy arrays, pandas DataFrames and torch tensors (copied to the CPU).
+
+    Parameters
+    ----------
+    X : array-like (n, F)
+    name : str
+        Name of the argument in messages ("X", "X_val").
+    n_features : int, optional
+        Required number of columns (the fitted model's).
+    what : str
+        What the columns are, in messages ("features", "inputs").
+    missing_hint, mismatch_hint : str
+        The advice appended to the missing-value and the wrong-width messages.
+
+    Returns
+    -------
+    numpy.ndarray (n, F) float32
+
+    Raises
+    ------
+    InputDataError
+        Not readable as numbers, not 2-D, empty, NaN or infinite values, or ``F != n_features``.
+    """
+    import torch
+
+    if isinstance(X, torch.Tensor):
+        X = X.detach().cpu().numpy()
+    if hasattr(X, "to_numpy"):
+        X = X.to_numpy()
+    try:
+        arr = np.asarray(X)
+    except (TypeError, ValueError) as exc:
+        raise InputDataError(f"{name}: could not be read as a numeric array ({exc}).") from exc
+    if arr.ndim != 2:
+        raise InputDataError(
+            f"{name}: expected a 2-D {what} matrix (samples x {what}), got shape {arr.shape}. "
+            "Reshape your data: X.reshape(-1, 1) for a single column."
+        )
+    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise InputDataError(f"{name}: expected numeric {what}, got dtype {arr.dtype}.")
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise InputDataError(f"{name}: empty {what} matrix of shape {arr.shape}; 0 samples or {what}.")
+    arr = np.ascontiguousarray(arr, dtype=np.float32)
+    if not np.isfinite(arr).all():
+        bad = int((~np.isfinite(arr)).sum())
+        raise InputDataError(f"{name}: {bad} missing or infinite value(s) (NaN, inf) in the {what}. {missing_hint}")
+    if n_features is not None and arr.shape[1] != n_features:
+        raise InputDataError(
+            f"{name}: has {arr.shape[1]} {what} but the model expects {n_features} (as in training). "
+            f"{mismatch_hint}"
+        )
+    return arr

@@ -41,6 +41,7 @@ from torch import nn
 
 from genoapp.errors import ConfigError, InputDataError
 from genoapp.models._torch import atomic_torch_save
+from genoapp.models._validation import as_float32_matrix
 from genoapp.train.device import resolve_device
 from genoapp.train.trainer import train_module
 
@@ -333,32 +334,10 @@ class DiseaseCapsuleClassifier(ClassifierMixin, BaseEstimator):
 
     @staticmethod
     def _check_X(X, name: str, n_features: int | None = None) -> np.ndarray:
-        if isinstance(X, torch.Tensor):
-            X = X.detach().cpu().numpy()
-        if hasattr(X, "to_numpy"):
-            X = X.to_numpy()
-        arr = np.asarray(X)
-        if arr.ndim != 2:
-            raise InputDataError(
-                f"{name}: expected a 2-D feature matrix (samples x features), got shape "
-                f"{arr.shape}."
-            )
-        if not np.issubdtype(arr.dtype, np.number) and arr.dtype != bool:
-            raise InputDataError(f"{name}: expected numeric features, got dtype {arr.dtype}.")
-        arr = np.ascontiguousarray(arr, dtype=np.float32)
-        if not np.isfinite(arr).all():
-            bad = int((~np.isfinite(arr)).sum())
-            raise InputDataError(
-                f"{name}: {bad} missing or infinite value(s) in the features. Impute missing "
-                "genotypes before building Gene-PCA features (DESIGN §4.1)."
-            )
-        if n_features is not None and arr.shape[1] != n_features:
-            raise InputDataError(
-                f"{name}: has {arr.shape[1]} features but the model expects {n_features} "
-                "(as in training). Build the features with the same gene set and PCA as for "
-                "the training data."
-            )
-        return arr
+        return as_float32_matrix(
+            X, name, n_features,
+            missing_hint="Impute missing genotypes before building Gene-PCA features (DESIGN §4.1).",
+            mismatch_hint="Build the features with the same gene set and PCA as for the training data.")
 
     @staticmethod
     def _check_y(y, name: str, n: int) -> np.ndarray:

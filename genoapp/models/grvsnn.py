@@ -46,6 +46,7 @@ from sklearn.exceptions import NotFittedError
 from torch import nn
 
 from genoapp.errors import ConfigError, InputDataError
+from genoapp.models._validation import as_float32_matrix
 from genoapp.train.callbacks import EarlyStopping
 from genoapp.train.device import resolve_device
 from genoapp.train.trainer import evaluate_module, train_module
@@ -129,29 +130,10 @@ class GRVSNNNet(nn.Module):
 
 
 def _as_2d_float(X, name: str, n_features: int | None = None) -> np.ndarray:
-    if isinstance(X, torch.Tensor):
-        X = X.detach().cpu().numpy()
-    if hasattr(X, "to_numpy"):
-        X = X.to_numpy()
-    arr = np.asarray(X)
-    if arr.ndim != 2:
-        raise InputDataError(
-            f"{name}: expected a 2-D input matrix (samples x inputs), got shape {arr.shape}."
-        )
-    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-        raise InputDataError(f"{name}: expected numbers, got dtype {arr.dtype}.")
-    arr = np.ascontiguousarray(arr, dtype=np.float32)
-    if not np.isfinite(arr).all():
-        raise InputDataError(
-            f"{name}: {int((~np.isfinite(arr)).sum())} missing or infinite input values. "
-            "Impute missing genotypes first (the protocol uses training-fold means)."
-        )
-    if n_features is not None and arr.shape[1] != n_features:
-        raise InputDataError(
-            f"{name}: {arr.shape[1]} inputs, but the model was fitted on {n_features}; build "
-            "the inputs (markers, loadings) the same way as for training."
-        )
-    return arr
+    return as_float32_matrix(
+        X, name, n_features, what="inputs",
+        missing_hint="Impute missing genotypes first (the protocol uses training-fold means).",
+        mismatch_hint="Build the inputs (markers, loadings) the same way as for training.")
 
 
 def _as_targets(Y, name: str, n: int) -> tuple[np.ndarray, bool]:
