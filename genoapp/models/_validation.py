@@ -124,7 +124,7 @@ def as_float32_matrix(X, name: str, n_features: int | None = None, *,
         raise InputDataError(f"{name}: {bad} missing or infinite value(s) (NaN, inf) in the {what}. {missing_hint}")
     if n_features is not None and arr.shape[1] != n_features:
         raise InputDataError(
-            f"{name}: has {arr.shape[1]} {what} but the model expects {n_features} (as in training). "
-            f"{mismatch_hint}"
+            f"{name}: has {arr.shape[1]} {what}, but the model was fitted on {n_features} and expects "
+            f"{n_features} (as in training). {mismatch_hint}"
         )
     return arr
