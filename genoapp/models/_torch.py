@@ -52,6 +52,71 @@ def atomic_torch_save(payload: dict, path) -> Path:
     return path
 
 
+def fit_record(est) -> dict:
+    """The training record a saved torch model keeps besides its weights (history, device,
+    early stopping, best epoch, fit time)."""
+    return {"history": [dict(h) for h in est.history_], "device": est.device_,
+            "stopped_early": bool(est.stopped_early_), "best_epoch": est.best_epoch_,
+            "fit_seconds": float(est.fit_seconds_)}
+
+
+def restore_fit_record(est, payload: dict, device) -> None:
+    """Set the attributes written by :func:`fit_record` on a loaded estimator."""
+    est.history_ = list(payload.get("history", []))
+    est.device_ = str(device)
+    est.stopped_early_ = bool(payload.get("stopped_early", False))
+    est.best_epoch_ = payload.get("best_epoch")
+    est.fit_seconds_ = float(payload.get("fit_seconds", float("nan")))
+
+
+def read_torch_payload(path, *, fmt: str, version: int, what: str, cls_name: str | None = None,
+                       hint: str = "") -> dict:
+    """Read and check a model file written with :func:`atomic_torch_save`.
+
+    ``torch.load(weights_only=True)``: tensors and plain containers only, no pickled code.
+
+    Parameters
+    ----------
+    path : path-like
+    fmt, version : str, int
+        Expected ``format`` key and highest readable ``format_version``.
+    what : str
+        Name of the model in messages ("DiseaseCapsule model").
+    cls_name : str, optional
+        Expected ``class`` key (models sharing one format).
+    hint : str
+        Appended to the unreadable-file message.
+
+    Returns
+    -------
+    dict
+
+    Raises
+    ------
+    InputDataError
+        Missing or unreadable file, another format or class, or a newer format version.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputDataError(f"{path}: model file not found. Check the run directory.")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # any unreadable file is reported the same way
+        raise InputDataError(
+            f"{path}: not a readable torch file ({type(exc).__name__}: {exc}).{hint}") from exc
+    ok = isinstance(payload, dict) and payload.get("format") == fmt
+    if ok and cls_name is not None:
+        ok = payload.get("class") == cls_name
+    if not ok:
+        found = {k: payload.get(k) for k in ("format", "class")} if isinstance(payload, dict) else None
+        raise InputDataError(f"{path}: not a saved {what} (found {found!r}).")
+    if payload.get("format_version", 0) > version:
+        raise InputDataError(
+            f"{path}: written by a newer genoapp (format version {payload['format_version']}); "
+            "upgrade genoapp to read it.")
+    return payload
+
+
 class _AnySizeBatchNorm:
     """Mixin: batch norm that accepts a training batch with one value per channel.
 
@@ -329,11 +394,7 @@ class TorchBinaryClassifier(ClassifierMixin, BaseEstimator):
             "n_features_in": int(self.n_features_in_),
             "classes": self.classes_.tolist(),
             "state_dict": {k: v.detach().cpu() for k, v in self.module_.state_dict().items()},
-            "history": [dict(h) for h in self.history_],
-            "device": self.device_,
-            "stopped_early": bool(self.stopped_early_),
-            "best_epoch": self.best_epoch_,
-            "fit_seconds": float(self.fit_seconds_),
+            **fit_record(self),
         }
         return atomic_torch_save(payload, path)
 
@@ -346,21 +407,8 @@ class TorchBinaryClassifier(ClassifierMixin, BaseEstimator):
         InputDataError
             Missing file, unreadable file or a model of another class.
         """
-        path = Path(path)
-        if not path.is_file():
-            raise InputDataError(f"{path}: model file not found. Check the run directory.")
-        try:
-            payload = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # any unreadable file is reported the same way
-            raise InputDataError(
-                f"{path}: not a readable torch file ({type(exc).__name__}: {exc})."
-            ) from exc
-        if not isinstance(payload, dict) or payload.get("format") != cls._format \
-                or payload.get("class") != cls.__name__:
-            found = payload.get("class") if isinstance(payload, dict) else None
-            raise InputDataError(f"{path}: not a saved {cls.__name__} (found {found!r}).")
-        if payload.get("format_version", 0) > cls._format_version:
-            raise InputDataError(f"{path}: written by a newer genoapp; upgrade genoapp to read it.")
+        payload = read_torch_payload(path, fmt=cls._format, version=cls._format_version,
+                                     what=cls.__name__, cls_name=cls.__name__)
         params = dict(payload["params"])
         params["device"] = device
         est = cls(**params)
@@ -371,11 +419,7 @@ class TorchBinaryClassifier(ClassifierMixin, BaseEstimator):
         module.to(dev).eval()
         est.module_ = module
         est.classes_ = np.asarray(payload["classes"])
-        est.history_ = list(payload.get("history", []))
-        est.device_ = str(dev)
+        restore_fit_record(est, payload, dev)
         est.mixed_precision_ = False
         est.n_features_in_ = n_features
-        est.stopped_early_ = bool(payload.get("stopped_early", False))
-        est.best_epoch_ = payload.get("best_epoch")
-        est.fit_seconds_ = float(payload.get("fit_seconds", float("nan")))
         return est

@@ -40,7 +40,12 @@ from sklearn.exceptions import NotFittedError
 from torch import nn
 
 from genoapp.errors import ConfigError, InputDataError
-from genoapp.models._torch import atomic_torch_save
+from genoapp.models._torch import (
+    atomic_torch_save,
+    fit_record,
+    read_torch_payload,
+    restore_fit_record,
+)
 from genoapp.models._validation import as_float32_matrix
 from genoapp.train.device import resolve_device
 from genoapp.train.trainer import train_module
@@ -525,11 +530,7 @@ class DiseaseCapsuleClassifier(ClassifierMixin, BaseEstimator):
             "params": self.get_params(deep=False),
             "n_features_in": int(self.n_features_in_),
             "state_dict": {k: v.detach().cpu() for k, v in self.model_.state_dict().items()},
-            "history": [dict(h) for h in self.history_],
-            "device": self.device_,
-            "stopped_early": bool(self.stopped_early_),
-            "best_epoch": self.best_epoch_,
-            "fit_seconds": float(self.fit_seconds_),
+            **fit_record(self),
         }
         return atomic_torch_save(payload, path)
 
@@ -542,26 +543,9 @@ class DiseaseCapsuleClassifier(ClassifierMixin, BaseEstimator):
         InputDataError
             The file is missing or is not a saved DiseaseCapsule model.
         """
-        path = Path(path)
-        if not path.is_file():
-            raise InputDataError(f"{path}: model file not found. Check the run directory.")
-        try:
-            payload = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # any unreadable file is reported the same way
-            raise InputDataError(
-                f"{path}: not a readable torch file ({type(exc).__name__}: {exc}). Was it "
-                "written by DiseaseCapsuleClassifier.save()?"
-            ) from exc
-        if not isinstance(payload, dict) or payload.get("format") != _FORMAT:
-            raise InputDataError(
-                f"{path}: not a saved DiseaseCapsule model (format key "
-                f"{payload.get('format') if isinstance(payload, dict) else None!r})."
-            )
-        if payload.get("format_version", 0) > _FORMAT_VERSION:
-            raise InputDataError(
-                f"{path}: written by a newer genoapp (format version "
-                f"{payload['format_version']}); upgrade genoapp to read it."
-            )
+        payload = read_torch_payload(path, fmt=_FORMAT, version=_FORMAT_VERSION,
+                                     what="DiseaseCapsule model",
+                                     hint=" Was it written by DiseaseCapsuleClassifier.save()?")
         params = dict(payload["params"])
         params["device"] = device
         est = cls(**params)
@@ -571,11 +555,7 @@ class DiseaseCapsuleClassifier(ClassifierMixin, BaseEstimator):
         model.load_state_dict(payload["state_dict"])
         model.to(dev).eval()
         est.model_ = model
-        est.history_ = list(payload.get("history", []))
-        est.device_ = str(dev)
+        restore_fit_record(est, payload, dev)
         est.n_features_in_ = n_features
         est.classes_ = np.array([0, 1])
-        est.stopped_early_ = bool(payload.get("stopped_early", False))
-        est.best_epoch_ = payload.get("best_epoch")
-        est.fit_seconds_ = float(payload.get("fit_seconds", float("nan")))
         return est
