@@ -9,7 +9,9 @@ folds (``../shared/reference/mice.cv5_seed1.tsv``, the folds of the BGLR runs in
 ``bglr_mice_cv.tsv``), wheat on 5 random folds (seed 0); inputs and traits standardised with
 training-fold statistics; GRVSNN tuned by Optuna inside each training fold with the app preset
 (5 trials, early stopping patience 25 on a 20 % inner split, at most 100 epochs, 16 hidden
-units); the Gibbs samplers with BGLR's defaults (6,000 iterations, 2,000 burn-in, thin 5).
+units); LassoNet with the app preset (``PRESET_LASSONET['app']``: 20 hidden units, 3-fold CV
+over lambda, path multiplier 1.2); the Gibbs samplers with BGLR's defaults (6,000 iterations,
+2,000 burn-in, thin 5).
 
 Printed beside each row: the paper's Table 2 values where it gives them (mice, markers) and
 BGLR's own 5-fold results on the same folds (``bglr_mice_cv.tsv``). Each (dataset, inputs,
@@ -82,7 +84,7 @@ def cache_path(data, inputs, model, tag: str = "") -> Path:
 
 def run_one(data, traits, folds, rank, inputs, model, *, fresh: bool, model_params=None,
             tag: str = ""):
-    from genoapp.quantitative import PRESET_GRVSNN, run_quantitative
+    from genoapp.quantitative import PRESET_GRVSNN, PRESET_LASSONET, run_quantitative
     from genoapp.train.cv import PRESETS
 
     path = cache_path(data, inputs, model, tag)
@@ -95,6 +97,8 @@ def run_one(data, traits, folds, rank, inputs, model, *, fresh: bool, model_para
         print(f"  [{time.perf_counter() - t0:7.1f} s] {data.name} {inputs}: {ev['message']}",
               flush=True)
 
+    if model == "LassoNet" and not model_params:
+        model_params = {"LassoNet": PRESET_LASSONET["app"]}
     run = run_quantitative(data, traits=traits, models=[model], input_sets=[inputs],
                            config=PRESETS["app"], n_components=rank, folds=folds,
                            grvsnn_params=PRESET_GRVSNN["app"], model_params=model_params,

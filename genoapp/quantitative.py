@@ -57,6 +57,7 @@ __all__ = [
     "INPUT_SETS",
     "MODELS",
     "PRESET_GRVSNN",
+    "PRESET_LASSONET",
     "QuantitativeData",
     "QuantitativeRun",
     "available_models",
@@ -82,6 +83,20 @@ APP_DEFAULT_INPUTS = ("markers + loadings",)
 #: units keep the app preset to minutes on 2 CPU cores; 128 is the width of the authors' Keras
 #: code.
 PRESET_GRVSNN = {"app": {"n_hidden": 16}, "paper": {"n_hidden": 128}}
+
+#: LassoNet settings of each protocol preset. "paper" keeps the ``lassonet`` package's defaults
+#: (100 hidden units, 5-fold CV over lambda, path multiplier 1.02, up to 1,000 / 100 epochs
+#: with patience 100 / 10): about 15 minutes per fit on the wheat (1,279 markers) and hours on
+#: the mice (10,346 markers) on 2 CPU cores. "app" is a quicker, coarser search (20 hidden
+#: units, 3-fold CV over lambda, path multiplier 1.2, up to 300 / 50 epochs with patience
+#: 20 / 5): about 25 s per fit on the wheat and 5 minutes on the mice. On wheat fold 1 (GY_env1,
+#: GY_env2) it gave test r 0.592 / 0.456 against 0.599 / 0.355 for the package's network and
+#: 5-fold CV with path multiplier 1.1 (30 times slower).
+PRESET_LASSONET = {
+    "app": {"hidden_dims": (20,), "cv": 3, "path_multiplier": 1.2, "n_iters": (300, 50),
+            "patience": (20, 5)},
+    "paper": {},
+}
 
 #: Models offered, in display order. ``target`` is "module:Class" (imported when used, so a
 #: missing optional model is reported instead of breaking the page); ``slow`` marks models

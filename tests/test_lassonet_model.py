@@ -83,3 +83,19 @@ def test_errors_are_actionable(sparse_problem, fitted):
         LassoNetRegressorCV(**FAST).fit(X, y_nan)
     with pytest.raises(InputDataError, match="shape"):
         fitted.predict(X[:, :5])
+
+
+def test_app_preset_is_a_valid_configuration_that_selects_the_true_features(sparse_problem):
+    """The quantitative page's quick LassoNet preset (PRESET_LASSONET['app']) runs the package's
+    own lambda search and still finds the three true inputs; the paper preset is the package's
+    defaults."""
+    from genoapp.quantitative import PRESET_LASSONET
+
+    assert PRESET_LASSONET["paper"] == {}
+    X, y = sparse_problem
+    m = LassoNetRegressorCV(**PRESET_LASSONET["app"], device="cpu", random_state=0)
+    assert m.get_params()["cv"] == 3 and m.get_params()["path_multiplier"] == 1.2
+    m.fit(X[:180], y[:180])
+    assert m.selected_[:3].all() and m.selected_.sum() <= 20
+    assert m.cv_scores_.shape[1] == 3
+    assert np.corrcoef(m.predict(X[180:]), y[180:])[0, 1] > 0.9
