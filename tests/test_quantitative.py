@@ -357,3 +357,22 @@ def test_quantitative_plots():
                         "importance": [0.5, 0.1, 0.4], "selected_fraction": [1.0, 0.0, 1.0]})
     fig = importance_figure(imp, top=2, threshold=0.05)
     assert sum(len(t.y) for t in fig.data) == 2
+
+
+def test_lassonet_app_preset_runs_in_the_protocol_and_is_recorded(small_study):
+    """LassoNet with the app preset's quick lambda search, through the same folds as the other
+    models; its settings are written to the run record."""
+    from genoapp.quantitative import PRESET_LASSONET, load_quantitative_data, run_quantitative
+
+    data = load_quantitative_data(small_study / "study", phenotypes=small_study / "study.pheno.tsv")
+    cfg = CVConfig(n_splits=3, n_repeats=1, n_trials=1, max_epochs=4, patience=2)
+    run = run_quantitative(data, traits=["size"], models=["LassoNet", "Ridge (GBLUP)"],
+                           input_sets=["markers"], config=cfg,
+                           model_params={"LassoNet": PRESET_LASSONET["app"]})
+    assert not run.skipped
+    s = run.summary().set_index("model")
+    assert s.loc["LassoNet", "folds"] == 3
+    assert 0 < s.loc["LassoNet", "n_selected_markers_mean"] <= 60
+    assert s.loc["LassoNet", "r_mean"] > 0.3 and s.loc["Ridge (GBLUP)", "r_mean"] > 0.3
+    rec = run.record["model_params"]["LassoNet"]
+    assert rec["cv"] == 3 and rec["path_multiplier"] == 1.2
