@@ -10,7 +10,7 @@ folds (``../shared/reference/mice.cv5_seed1.tsv``, the folds of the BGLR runs in
 training-fold statistics; GRVSNN tuned by Optuna inside each training fold with the app preset
 (5 trials, early stopping patience 25 on a 20 % inner split, at most 100 epochs, 16 hidden
 units); LassoNet with the app preset (``PRESET_LASSONET['app']``: 20 hidden units, 3-fold CV
-over lambda, path multiplier 1.2); the Gibbs samplers with BGLR's defaults (6,000 iterations,
+over lambda, path multiplier 1.5); the Gibbs samplers with BGLR's defaults (6,000 iterations,
 2,000 burn-in, thin 5).
 
 Printed beside each row: the paper's Table 2 values where it gives them (mice, markers) and
@@ -82,15 +82,10 @@ def cache_path(data, inputs, model, tag: str = "") -> Path:
     return CACHE / f"{key}.pkl"
 
 
-def run_one(data, traits, folds, rank, inputs, model, *, fresh: bool, model_params=None,
-            tag: str = ""):
+def _fit_folds(data, traits, folds, rank, inputs, model, *, model_params=None) -> dict:
     from genoapp.quantitative import PRESET_GRVSNN, PRESET_LASSONET, run_quantitative
     from genoapp.train.cv import PRESETS
 
-    path = cache_path(data, inputs, model, tag)
-    if path.is_file() and not fresh:
-        with open(path, "rb") as fh:
-            return pickle.load(fh)
     t0 = time.perf_counter()
 
     def progress(ev):
@@ -106,12 +101,54 @@ def run_one(data, traits, folds, rank, inputs, model, *, fresh: bool, model_para
     if model in run.skipped:
         print(f"  skipped {model}: {run.skipped[model]}")
         return None
-    out = {"summary": run.summary(), "scores": run.scores(), "m": run.n_components,
-           "tuning": run.results[inputs].tuning, "seconds": time.perf_counter() - t0}
-    CACHE.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as fh:
-        pickle.dump(out, fh)
+    return {"summary": run.summary(), "scores": run.scores(), "m": run.n_components,
+            "seconds": time.perf_counter() - t0}
+
+
+def summarize_scores(scores: pd.DataFrame) -> pd.DataFrame:
+    """Mean and SD over folds per input set, model and trait (as ``QuantitativeRun.summary``)."""
+    g = scores.groupby(["inputs", "model", "trait"], sort=False)
+    out = g.size().rename("folds").reset_index()
+    for c in ("mse", "r", "dcor"):
+        out[f"{c}_mean"] = g[c].mean().to_numpy()
+        out[f"{c}_sd"] = g[c].std(ddof=1).to_numpy()
+    for c in ("n_selected", "n_selected_markers", "n_selected_loadings", "seconds"):
+        out[f"{c}_mean"] = g[c].mean().to_numpy()
     return out
+
+
+def run_one(data, traits, folds, rank, inputs, model, *, fresh: bool, model_params=None,
+            tag: str = "", only_folds=None, cached_only: bool = False):
+    """Results of one (dataset, inputs, model): the whole-run cache if there is one, else one
+    cache per outer fold (so that long runs can be split over processes and stopped), combined;
+    ``summary`` then covers the folds available (its ``folds`` column says how many)."""
+    whole = cache_path(data, inputs, model, tag)
+    if whole.is_file() and not fresh:
+        with open(whole, "rb") as fh:
+            return pickle.load(fh)
+    parts, m = [], None
+    for i, fold in enumerate(folds, start=1):
+        path = cache_path(data, inputs, model, f"{tag}_fold{i}")
+        if path.is_file() and not fresh:
+            with open(path, "rb") as fh:
+                res = pickle.load(fh)
+        elif cached_only or (only_folds and i not in only_folds):
+            continue
+        else:
+            res = _fit_folds(data, traits, [fold], rank, inputs, model, model_params=model_params)
+            if res is None:
+                return None
+            CACHE.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            with open(tmp, "wb") as fh:
+                pickle.dump(res, fh)
+            os.replace(tmp, path)
+        parts.append(res["scores"])
+        m = res["m"]
+    if not parts:
+        return None
+    scores = pd.concat(parts, ignore_index=True)
+    return {"summary": summarize_scores(scores), "scores": scores, "m": m}
 
 
 def main() -> None:
@@ -128,6 +165,9 @@ def main() -> None:
                          '{"path_multiplier": 1.1}}\' (labelled in the output)')
     ap.add_argument("--max-folds", type=int, default=None,
                     help="use only the first N outer folds (labelled in the output)")
+    ap.add_argument("--folds", nargs="+", type=int, default=None,
+                    help="fit only these outer folds (1-based); the table combines every fold "
+                         "cached so far and its 'folds' column says how many")
     ap.add_argument("--fresh", action="store_true", help="ignore cached results")
     ap.add_argument("--cached-only", action="store_true", help="only print cached results")
     args = ap.parse_args()
@@ -160,10 +200,9 @@ def main() -> None:
                     tag += "_" + "_".join(f"{k}{v}" for k, v in sorted(params.items()))
                 if args.max_folds:
                     tag += f"_first{args.max_folds}folds"
-                if args.cached_only and not cache_path(data, inputs, model, tag).is_file():
-                    continue
                 res = run_one(data, traits, folds, rank, inputs, model, fresh=args.fresh,
-                              model_params={model: params} if params else None, tag=tag)
+                              model_params={model: params} if params else None, tag=tag,
+                              only_folds=args.folds, cached_only=args.cached_only)
                 if res is None:
                     continue
                 for _, s in res["summary"].iterrows():

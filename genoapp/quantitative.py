@@ -86,15 +86,14 @@ PRESET_GRVSNN = {"app": {"n_hidden": 16}, "paper": {"n_hidden": 128}}
 
 #: LassoNet settings of each protocol preset. "paper" keeps the ``lassonet`` package's defaults
 #: (100 hidden units, 5-fold CV over lambda, path multiplier 1.02, up to 1,000 / 100 epochs
-#: with patience 100 / 10): about 15 minutes per fit on the wheat (1,279 markers) and hours on
+#: with patience 100 / 10): more than 7 minutes per fit on the wheat (1,279 markers) and hours on
 #: the mice (10,346 markers) on 2 CPU cores. "app" is a quicker, coarser search (20 hidden
-#: units, 3-fold CV over lambda, path multiplier 1.2, up to 300 / 50 epochs with patience
-#: 20 / 5): about 25 s per fit on the wheat and 5 minutes on the mice. On wheat fold 1 (GY_env1,
-#: GY_env2) it gave test r 0.592 / 0.456 against 0.599 / 0.355 for the package's network and
-#: 5-fold CV with path multiplier 1.1 (30 times slower).
+#: units, 3-fold CV over lambda, path multiplier 1.5, up to 200 / 30 epochs with patience
+#: 10 / 3) for interactive use; its cost and accuracy on the mice and wheat are measured by
+#: benchmarks/quantitative_paper_table.py.
 PRESET_LASSONET = {
-    "app": {"hidden_dims": (20,), "cv": 3, "path_multiplier": 1.2, "n_iters": (300, 50),
-            "patience": (20, 5)},
+    "app": {"hidden_dims": (20,), "cv": 3, "path_multiplier": 1.5, "n_iters": (200, 30),
+            "patience": (10, 3)},
     "paper": {},
 }
 

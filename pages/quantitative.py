@@ -221,8 +221,8 @@ with st.expander("Protocol and model options"):
     seed = b3.number_input("Seed", 0, 2**31 - 1, 0, key="q_seed")
     lassonet_kw = dict(PRESET_LASSONET[preset])
     st.caption("LassoNet: " + (
-        "a quick, coarser search (20 hidden units, 3-fold CV over λ, path multiplier 1.2, up to "
-        "300 / 50 epochs with patience 20 / 5): about 5 minutes per fit on 10,000 markers"
+        "a quick, coarser search (20 hidden units, 3-fold CV over λ, path multiplier 1.5, up to "
+        "200 / 30 epochs with patience 10 / 3): minutes per fit on 10,000 markers"
         if lassonet_kw else
         "the lassonet package's defaults (100 hidden units, 5-fold CV over λ, path multiplier "
         "1.02): hours per fit on 10,000 markers on a CPU"))

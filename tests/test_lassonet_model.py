@@ -94,8 +94,11 @@ def test_app_preset_is_a_valid_configuration_that_selects_the_true_features(spar
     assert PRESET_LASSONET["paper"] == {}
     X, y = sparse_problem
     m = LassoNetRegressorCV(**PRESET_LASSONET["app"], device="cpu", random_state=0)
-    assert m.get_params()["cv"] == 3 and m.get_params()["path_multiplier"] == 1.2
+    assert m.get_params()["cv"] == 3 and m.get_params()["path_multiplier"] == 1.5
     m.fit(X[:180], y[:180])
-    assert m.selected_[:3].all() and m.selected_.sum() <= 20
+    # the coarse lambda grid stops at a less sparse model than FAST's, but the true inputs are
+    # selected and are the last to leave the path
+    assert m.selected_[:3].all() and m.selected_.sum() <= 30
+    assert set(np.argsort(-m.feature_importances_, kind="stable")[:3]) == {0, 1, 2}
     assert m.cv_scores_.shape[1] == 3
     assert np.corrcoef(m.predict(X[180:]), y[180:])[0, 1] > 0.9

@@ -375,4 +375,4 @@ def test_lassonet_app_preset_runs_in_the_protocol_and_is_recorded(small_study):
     assert 0 < s.loc["LassoNet", "n_selected_markers_mean"] <= 60
     assert s.loc["LassoNet", "r_mean"] > 0.3 and s.loc["Ridge (GBLUP)", "r_mean"] > 0.3
     rec = run.record["model_params"]["LassoNet"]
-    assert rec["cv"] == 3 and rec["path_multiplier"] == 1.2
+    assert rec["cv"] == 3 and rec["path_multiplier"] == 1.5
