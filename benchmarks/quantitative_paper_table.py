@@ -105,18 +105,6 @@ def _fit_folds(data, traits, folds, rank, inputs, model, *, model_params=None) -
             "seconds": time.perf_counter() - t0}
 
 
-def summarize_scores(scores: pd.DataFrame) -> pd.DataFrame:
-    """Mean and SD over folds per input set, model and trait (as ``QuantitativeRun.summary``)."""
-    g = scores.groupby(["inputs", "model", "trait"], sort=False)
-    out = g.size().rename("folds").reset_index()
-    for c in ("mse", "r", "dcor"):
-        out[f"{c}_mean"] = g[c].mean().to_numpy()
-        out[f"{c}_sd"] = g[c].std(ddof=1).to_numpy()
-    for c in ("n_selected", "n_selected_markers", "n_selected_loadings", "seconds"):
-        out[f"{c}_mean"] = g[c].mean().to_numpy()
-    return out
-
-
 def run_one(data, traits, folds, rank, inputs, model, *, fresh: bool, model_params=None,
             tag: str = "", only_folds=None, cached_only: bool = False):
     """Results of one (dataset, inputs, model): the whole-run cache if there is one, else one
@@ -147,8 +135,11 @@ def run_one(data, traits, folds, rank, inputs, model, *, fresh: bool, model_para
         m = res["m"]
     if not parts:
         return None
+    from genoapp.train.cv import summarize_scores
+
     scores = pd.concat(parts, ignore_index=True)
-    return {"summary": summarize_scores(scores), "scores": scores, "m": m}
+    return {"summary": summarize_scores(scores, by=("inputs", "model", "trait")),
+            "scores": scores, "m": m}
 
 
 def main() -> None:

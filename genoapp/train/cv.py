@@ -54,6 +54,7 @@ __all__ = [
     "folds_from_labels",
     "grvsnn_spec",
     "repeated_kfold",
+    "summarize_scores",
     "tune_grvsnn",
 ]
 
@@ -418,6 +419,38 @@ def tune_grvsnn(X, Y, *, config: CVConfig = PRESETS["app"], params: dict | None 
     return best["model"], pd.DataFrame(rows)
 
 
+def summarize_scores(scores: pd.DataFrame, by=("model", "trait")) -> pd.DataFrame:
+    """Mean and SD over outer folds of per-fold test scores.
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        One row per (fold, model, trait) with ``mse``, ``r``, ``dcor``, ``n_selected``,
+        ``n_selected_markers``, ``n_selected_loadings``, ``seconds`` (``CVResult.scores``).
+    by : sequence of str, default ("model", "trait")
+        Grouping columns, in output order (e.g. ``("inputs", "model", "trait")``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The ``by`` columns, ``folds``, ``mse_mean``, ``mse_sd``, ``r_mean``, ``r_sd``,
+        ``dcor_mean``, ``dcor_sd`` (SD with ddof = 1), ``n_selected_mean``,
+        ``n_selected_markers_mean``, ``n_selected_loadings_mean``, ``seconds_mean``; groups in
+        order of first appearance.
+    """
+    by = list(by)
+    if scores.empty:
+        return pd.DataFrame(columns=[*by, "folds"])
+    g = scores.groupby(by, sort=False)
+    out = g.size().rename("folds").reset_index()
+    for c in ("mse", "r", "dcor"):
+        out[f"{c}_mean"] = g[c].mean().to_numpy()
+        out[f"{c}_sd"] = g[c].std(ddof=1).to_numpy()
+    for c in ("n_selected", "n_selected_markers", "n_selected_loadings", "seconds"):
+        out[f"{c}_mean"] = g[c].mean().to_numpy()
+    return out
+
+
 @dataclasses.dataclass
 class CVResult:
     """Everything the protocol measured.
@@ -469,17 +502,7 @@ class CVResult:
             ``dcor_mean``, ``dcor_sd``, ``n_selected_mean``, ``n_selected_markers_mean``,
             ``n_selected_loadings_mean``, ``seconds_mean``; model order as run.
         """
-        cols = ["mse", "r", "dcor"]
-        if self.scores.empty:
-            return pd.DataFrame(columns=["model", "trait", "folds"])
-        g = self.scores.groupby(["model", "trait"], sort=False)
-        out = g.size().rename("folds").reset_index()
-        for c in cols:
-            out[f"{c}_mean"] = g[c].mean().to_numpy()
-            out[f"{c}_sd"] = g[c].std(ddof=1).to_numpy()
-        for c in ("n_selected", "n_selected_markers", "n_selected_loadings", "seconds"):
-            out[f"{c}_mean"] = g[c].mean().to_numpy()
-        return out
+        return summarize_scores(self.scores)
 
     def importance(self, model: str, trait: str | None = None) -> pd.DataFrame:
         """Per-input importance and selection frequency of one model, over the folds.
