@@ -283,6 +283,10 @@ with c2:
 metric = st.selectbox("Metric", list(METRICS), key="cmp_metric")
 figure(comparison_figure(summary, metric=metric), key="cmp_fig")
 
+if proto.metrics.empty or "input" not in proto.metrics:
+    st.info("No model finished before training was stopped: no curves or confusion matrices "
+            "to show. Train again to see them.")
+    st.stop()
 st.subheader("Curves and confusion matrices")
 inputs = list(dict.fromkeys(proto.metrics["input"]))
 seeds = list(dict.fromkeys(proto.metrics["seed"]))
