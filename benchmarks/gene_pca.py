@@ -22,7 +22,9 @@ Then, each in its own process (so that peak memory is that of the method alone):
 The explained variances of the sampled genes are compared (eigenvalues are well determined even
 where the random genotypes make eigenvectors nearly degenerate). Usage: ``python
 benchmarks/gene_pca.py [--sample-genes N]`` from the repository root (run it under
-``flock /tmp/genoapp_heavy.lock`` on a shared machine). Ends with ``RESULT {json}`` holding
+``flock /tmp/genoapp_heavy.lock`` on a shared machine). ``--smoke`` runs every step on a small
+dummy cohort (2,000 samples x 50,000 SNPs, its own cache files): it checks the script and
+measures nothing useful. Ends with ``RESULT {json}`` holding
 ``cpu_s``, ``loop_s_extrapolated``, ``speedup``, ``peak_gb``, ``gpu_s`` (null without a GPU).
 """
 
@@ -50,6 +52,16 @@ CACHE = Path(tempfile.gettempdir()) / "genoapp_bench"
 DUMMY = CACHE / "paper_dummy"
 PREFIX = CACHE / "paper_genes"
 N_SAMPLES, N_SNPS = 10_405, 505_333
+SMOKE_SAMPLES, SMOKE_SNPS = 2_000, 50_000
+
+
+def configure(smoke: bool) -> None:
+    """Paper scale (default) or the small ``--smoke`` cohort; called again in each child
+    process (spawned children import this module afresh)."""
+    global DUMMY, PREFIX, N_SAMPLES, N_SNPS
+    if smoke:
+        DUMMY, PREFIX = CACHE / "smoke_dummy", CACHE / "smoke_genes"
+        N_SAMPLES, N_SNPS = SMOKE_SAMPLES, SMOKE_SNPS
 SIZE_BINS = [(1, 4), (5, 20), (21, 64), (65, 256), (257, 1000), (1001, 10**9)]
 
 
@@ -61,12 +73,50 @@ def ensure_dummy() -> None:
     if DUMMY.with_suffix(".bed").exists():
         return
     plink = shutil.which("plink1.9") or shutil.which("plink")
-    if plink is None:
-        sys.exit("plink1.9 not found (apt-get install plink1.9); it builds the dummy cohort")
     CACHE.mkdir(parents=True, exist_ok=True)
-    print(f"building {DUMMY}.bed with plink1.9 --dummy (1.3 GB, about a minute) ...", flush=True)
+    if plink is None:  # e.g. the GPU machine: random genotypes written directly (no LD either)
+        _numpy_dummy()
+        return
+    print(f"building {DUMMY}.bed with plink1.9 --dummy ({N_SAMPLES * N_SNPS / 4e9:.2f} GB; "
+          "paper scale: about a minute) ...", flush=True)
     subprocess.run([plink, "--dummy", str(N_SAMPLES), str(N_SNPS), "0.02", "acgt", "--make-bed",
                     "--seed", "1", "--out", str(DUMMY)], check=True, capture_output=True)
+
+
+def _numpy_dummy() -> None:
+    """A dummy cohort like ``plink1.9 --dummy`` without plink: random SNP-major .bed bytes
+    (each genotype 0/1/2 equally likely, about 2 % missing), chr 1 at positions 1..M."""
+    import numpy as np
+    import pandas as pd
+
+    from genoapp.fileio import atomic_write
+
+    print(f"building {DUMMY}.bed with numpy ({N_SAMPLES * N_SNPS / 4e9:.2f} GB) ...", flush=True)
+    codes = np.array([0, 2, 3], dtype=np.uint8)  # PLINK 2-bit codes: hom, het, hom (1 = missing)
+    valid = np.array([a | (b << 2) | (c << 4) | (d << 6) for a in codes for b in codes
+                      for c in codes for d in codes], dtype=np.uint8)
+    with_missing = np.array([1 | (v & 0xFC) for v in valid], dtype=np.uint8)
+    per_snp = (N_SAMPLES + 3) // 4
+    rng = np.random.default_rng(1)
+
+    def write_bed(tmp):
+        with open(tmp, "wb") as fh:
+            fh.write(bytes([0x6C, 0x1B, 0x01]))
+            block = max(1, (256 << 20) // per_snp)
+            for v0 in range(0, N_SNPS, block):
+                nv = min(block, N_SNPS - v0)
+                b = valid[rng.integers(0, valid.size, size=nv * per_snp)]
+                miss = rng.random(b.size) < 0.08  # one of 4 genotypes missing: ~2 %
+                b[miss] = with_missing[rng.integers(0, with_missing.size, size=int(miss.sum()))]
+                fh.write(b.tobytes())
+
+    atomic_write(DUMMY.with_suffix(".fam"), lambda t: pd.DataFrame({
+        "FID": [f"per{i}" for i in range(N_SAMPLES)], "IID": [f"per{i}" for i in range(N_SAMPLES)],
+        "f": 0, "m": 0, "sex": 2, "pheno": 1}).to_csv(t, sep=" ", header=False, index=False))
+    atomic_write(DUMMY.with_suffix(".bim"), lambda t: pd.DataFrame({
+        "chrom": 1, "id": [f"snp{j}" for j in range(N_SNPS)], "cM": 0, "pos": np.arange(N_SNPS),
+        "A1": "A", "A2": "C"}).to_csv(t, sep="\t", header=False, index=False))
+    atomic_write(DUMMY.with_suffix(".bed"), write_bed, what="the dummy .bed")
 
 
 def simulate_positions(genes, n_snps: int, *, n_clusters: int = 100_000, inside: float = 0.7,
@@ -106,19 +156,21 @@ def ensure_paper_genes() -> None:
     import pandas as pd
 
     from genoapp.demo import HG19_GENES
+    from genoapp.fileio import atomic_write
     from genoapp.io import read_bim, read_gene_table
 
     dummy = read_bim(DUMMY.with_suffix(".bim"))
-    chrom, pos = simulate_positions(read_gene_table(HG19_GENES), len(dummy))
+    chrom, pos = simulate_positions(read_gene_table(HG19_GENES), len(dummy),
+                                    n_clusters=min(100_000, max(1_000, len(dummy) // 5)))
     out = pd.DataFrame({"chrom": chrom, "id": dummy["id"], "cM": 0, "pos": pos,
                         "A1": dummy["A1"], "A2": dummy["A2"]})
-    tmp = bim.with_suffix(".bim.tmp")
-    out.to_csv(tmp, sep="\t", header=False, index=False)
     for suffix in (".bed", ".fam"):
         link = PREFIX.with_suffix(suffix)
         if not link.exists():
             os.symlink(DUMMY.with_suffix(suffix), link)
-    os.replace(tmp, bim)
+    # the .bim last, complete or absent: its presence says the input is ready
+    atomic_write(bim, lambda tmp: out.to_csv(tmp, sep="\t", header=False, index=False),
+                 what="the benchmark .bim")
 
 
 def annotation_and_split():
@@ -140,8 +192,9 @@ def _peak_gb() -> float:
 # ----------------------------------------------------------------------------- children
 
 
-def run_genoapp(device: str, sample_genes: list[str]) -> dict:
+def run_genoapp(device: str, sample_genes: list[str], smoke: bool = False) -> dict:
     """genoapp in a fresh process: time, peak memory, features of the sampled genes."""
+    configure(smoke)
     from genoapp.features import gene_pca_features
     from genoapp.features._kernels import unpack_bed  # noqa: F401  (compile outside the timing)
 
@@ -166,12 +219,13 @@ def run_genoapp(device: str, sample_genes: list[str]) -> dict:
     }
 
 
-def run_sklearn_loop(sample_genes: list[str]) -> dict:
+def run_sklearn_loop(sample_genes: list[str], smoke: bool = False) -> dict:
     """The naive per-gene loop from the same .bed: read the gene's dosages (bed-reader), impute
     with training means, scikit-learn ``PCA(n_components=k)`` (its default solver, as the
     authors called it) fitted on training rows and applied to all rows. The read + imputation
     and the PCA are timed separately. The explained variances are also computed with the exact
     solver (``svd_solver="full"``, not timed) for the accuracy check."""
+    configure(smoke)
     from sklearn.decomposition import PCA
     from threadpoolctl import threadpool_limits
 
@@ -216,7 +270,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sample-genes", type=int, default=20,
                     help="genes timed per size bin in the scikit-learn loop (default 20)")
+    ap.add_argument("--smoke", action="store_true",
+                    help=f"a {SMOKE_SAMPLES:,} x {SMOKE_SNPS:,} dummy cohort: checks the script, "
+                         "measures nothing useful")
     args = ap.parse_args()
+    configure(args.smoke)
     t = time.perf_counter()
     ensure_paper_genes()
     ann, _ = annotation_and_split()
@@ -239,13 +297,13 @@ def main() -> None:
         sample += pick.tolist()
         per_bin.append(((lo, hi), len(in_bin), pick.tolist()))
 
-    ours = _in_child(run_genoapp, "cpu", sample)
+    ours = _in_child(run_genoapp, "cpu", sample, args.smoke)
     gpu = None
     import torch
 
     if torch.cuda.is_available():
-        gpu = _in_child(run_genoapp, "cuda", sample)
-    ref = _in_child(run_sklearn_loop, sample)
+        gpu = _in_child(run_genoapp, "cuda", sample, args.smoke)
+    ref = _in_child(run_sklearn_loop, sample, args.smoke)
 
     pca_s = read_s = 0.0
     print(f"\nscikit-learn loop, timed on {len(sample)} genes sampled by size and extrapolated "
@@ -296,7 +354,7 @@ def main() -> None:
           f"{rel_full:.1e} vs scikit-learn's exact solver (svd_solver='full'), {rel_default:.1e} vs "
           "its default solver (randomized for most genes: an approximation)")
     print("RESULT " + json.dumps({
-        "benchmark": "gene_pca", "n_samples": N_SAMPLES, "n_snps": N_SNPS,
+        "benchmark": "gene_pca", "smoke": bool(args.smoke), "n_samples": N_SAMPLES, "n_snps": N_SNPS,
         "n_genes": ours["n_genes"], "n_features": ours["n_features"],
         "cpu_s": round(cpu_s, 3), "loop_s_extrapolated": round(loop_s, 1),
         "loop_pca_only_s_extrapolated": round(pca_s, 1), "speedup_vs_pca_only": round(pca_s / cpu_s, 2),
