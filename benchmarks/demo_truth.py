@@ -1,19 +1,28 @@
-"""Known truth on the demo cohort: planted genes among the core genes and the GA's selection.
+"""Known truth on the demo cohort: does the app's default path find the planted signal, and does
+it say so plainly when there is none?
 
 The demo disease is simulated on real 1000 Genomes/HapMap3 genotypes from planted additive genes
 and interacting gene pairs (``assets/demo/demo.truth.tsv``). This script runs the app's default
-path headless, as the pages do: the QC page's workflow (label-free filters, the balanced 10 %
-test split, HWE and differential missingness, the batch-effect filter on controls and the GWAS
-filter at p < 0.05 on training samples), Gene-PCA fitted on training samples, DiseaseCapsule
-(``--epochs``, default 30 as the authors) on the upsampled training samples, the one-gene-only
-gene scan on the training cases (float64), the core genes at the 95th percentile, and the
-genetic algorithm (quick settings unless ``--ga paper``) with retraining on its genes.
+clicks headless, as the pages do:
 
-Printed: recall of the planted genes (all, additive, interacting) among the core genes and of
-the interacting genes among the GA's genes, each beside the recall expected of a random gene set
-of the same size (n / N) and its hypergeometric p-value (:func:`genoapp.interpret.planted_recall`).
-Usage: ``python benchmarks/demo_truth.py [--epochs 30] [--ga quick|paper] [--seed 0]``. Ends with
-``RESULT {json}``.
+1. QC page defaults (:func:`genoapp.workflows.qc.run_qc_workflow` with the "Teaching demo"
+   settings: label-free filters, the balanced 10 % test split, no fixed association filter);
+2. Features page defaults (Gene-PCA on the hg19 gene table, fitted on training samples);
+3. Train page defaults (quick preset: DiseaseCapsule and logistic regression, 3 seeds, the
+   association filter nested and tuned inside the training samples);
+4. Capsule insights defaults (3 permuted-label networks, gene scan on the test samples, core
+   genes = FDR-significant against the null).
+
+Then the same on a pure-noise phenotype (the demo labels permuted once over the samples, same
+genotypes): the intervals should include chance, the "did not learn" warning show, and no gene
+be significant.
+
+Printed: test ROC AUC (mean over seeds, with the 95 % interval of the first seed), the planted
+additive genes among the core genes (FDR-significant, and by the paper's 95th-percentile rule),
+each beside the recall expected of a random gene set of the same size, and the time of every
+step. Usage: ``python benchmarks/demo_truth.py [--seed 0] [--networks 3] [--ga]``. Ends with
+``RESULT {json}`` holding ``capsnet_auc``, ``logreg_auc``, ``additive_in_core``,
+``additive_in_core_significant``, ``noise_capsnet_auc``, ``seconds`` and more.
 """
 
 from __future__ import annotations
@@ -25,7 +34,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -36,99 +44,115 @@ from genoapp.demo import (  # noqa: E402
     load_demo_cohort,
     load_demo_truth,
 )
-from genoapp.interpret import (  # noqa: E402
-    GAConfig,
-    GeneIndex,
-    core_genes,
-    gene_scan,
-    planted_recall,
-    retrain_on_genes,
-    search_nonadditive_genes,
-)
+from genoapp.features.build import FeatureConfig, build_features  # noqa: E402
+from genoapp.interpret import planted_recall  # noqa: E402
 from genoapp.io import read_gene_table  # noqa: E402
-from genoapp.models import DiseaseCapsuleClassifier, make_logistic_regression  # noqa: E402
-from genoapp.pipeline import TrainResult, build_features, coupling_summary  # noqa: E402
-from genoapp.qc.workflow import QCWorkflowConfig, run_qc_workflow  # noqa: E402
-from genoapp.train import upsample_minority  # noqa: E402
+from genoapp.workflows.casecontrol import compare_models  # noqa: E402
+from genoapp.workflows.config import protocol_for, qc_config  # noqa: E402
+from genoapp.workflows.insights import capsule_insights, insights_data  # noqa: E402
+from genoapp.workflows.presets import run_config  # noqa: E402
+from genoapp.workflows.qc import run_qc_workflow  # noqa: E402
+
+
+def default_path(y, cohort, *, seed: int, networks: int, label: str) -> dict:
+    """QC -> features -> training -> insights with the app's defaults; timings per step."""
+    cfg = run_config("teaching-demo")
+    cfg["qc"] = {**cfg["qc"], "random_state": seed}
+    times = {}
+    t = time.perf_counter()
+    wf = run_qc_workflow(cohort, y, batch=cohort.samples[DEMO_BATCH].to_numpy(),
+                         config=qc_config(cfg["qc"]))
+    times["qc"] = time.perf_counter() - t
+    t = time.perf_counter()
+    fs = build_features(wf.G, wf.variants, wf.split, genes=read_gene_table(HG19_GENES),
+                        config=FeatureConfig(**(cfg["features"]["config"] or {})))
+    times["features"] = time.perf_counter() - t
+    t = time.perf_counter()
+    train = cfg["train"]
+    res = compare_models({fs.input_name: fs}, wf.split, snps=wf.G, models=train["models"],
+                         preset=train["preset"], config=protocol_for(train, "classification"),
+                         association=train["association"])
+    times["train"] = time.perf_counter() - t
+    t = time.perf_counter()
+    data = insights_data(res, fs, snps=wf.G)
+    ins = capsule_insights(data, n_networks=networks, random_state=seed)
+    times["insights"] = time.perf_counter() - t
+    s = res.summary().set_index("key")
+    print(f"\n== {label}: {wf.G.shape[0]:,} samples x {wf.G.shape[1]:,} SNPs after QC; "
+          f"{data.describe()}")
+    for key in ("capsule", "logreg"):
+        r = s.loc[key]
+        print(f"  {r['model']:<22} test ROC AUC {r['roc_auc_mean']:.3f} ± {r['roc_auc_sd']:.3f} "
+              f"(95 % CI {r['roc_auc_ci_low']:.3f}-{r['roc_auc_ci_high']:.3f}, p {r['p_auc']:.2g}) "
+              f"{r.get('verdict', '')}")
+    for w in res.warnings():
+        print(f"  warning: {w}")
+    for v in ins.verdicts():
+        print(f"  {v}")
+    print("  seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in times.items()))
+    return {"result": res, "insights": ins, "summary": s, "times": times, "data": data}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--epochs", type=int, default=30)
-    ap.add_argument("--ga", choices=["quick", "paper"], default="quick")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--networks", type=int, default=3, help="permuted-label networks")
     args = ap.parse_args()
     t_all = time.perf_counter()
 
     cohort = load_demo_cohort().select(require_phenotype=DEMO_PHENOTYPE)
     y, _ = cohort.phenotype(DEMO_PHENOTYPE)
-    wf = run_qc_workflow(cohort, np.asarray(y, float), batch=cohort.samples[DEMO_BATCH].astype(str).to_numpy(),
-                         config=QCWorkflowConfig(random_state=args.seed, pca_components=0))
-    split = wf.split
-    fs = build_features(wf.G, wf.variants, split, genes=read_gene_table(HG19_GENES))
-    print(f"QC: {wf.G.shape[0]:,} samples x {wf.G.shape[1]:,} variants after the GWAS filter; "
-          f"{fs.X.shape[1]:,} Gene-PCA features from {len(fs.summary):,} genes")
-
-    fit_idx = upsample_minority(split.train_idx, split.y, random_state=args.seed)
-    t = time.perf_counter()
-    capsule = DiseaseCapsuleClassifier(epochs=args.epochs, device="cpu", random_state=args.seed)
-    capsule.fit(fs.X[fit_idx], split.y[fit_idx])
-    lr = make_logistic_regression(C=0.01, random_state=args.seed).fit(fs.X[fit_idx], split.y[fit_idx])
-    te = split.test_idx
-    acc_caps = float((capsule.predict(fs.X[te]) == split.y[te]).mean())
-    acc_lr = float((lr.predict(fs.X[te]) == split.y[te]).mean())
-    print(f"DiseaseCapsule ({args.epochs} epochs, {time.perf_counter() - t:.0f} s with the LR): test "
-          f"accuracy {acc_caps:.3f}; logistic regression {acc_lr:.3f}")
-
-    result = TrainResult(capsule=capsule, baseline=lr, metrics=None, test_scores={}, test_predictions={},
-                         history=None, seconds={})
-    cs = coupling_summary(result.capsule, fs, split)
-    k_star = int(cs.strongest_case_type)
-    gi = GeneIndex(fs.feature_gene)
-    tr = split.train_idx
-    scan = gene_scan(capsule, fs.X[tr], gi, y=split.y[tr], k_star=k_star, dtype="float64")
-    cg = core_genes(scan.scores(k_star), scan.genes, percentile=95.0, summary=fs.summary)
-    print(f"gene scan: {len(scan.genes):,} genes on {scan.n_samples['case']:,} training cases in "
-          f"{scan.seconds:.1f} s; {cg.n_core} core genes (95th percentile, type k* = {k_star + 1})")
+    y = np.asarray(y, dtype=float)
+    real = default_path(y, cohort, seed=args.seed, networks=args.networks, label="demo phenotype")
 
     truth = load_demo_truth()
-    rows = [
-        planted_recall(cg.genes, truth["gene"], scan.genes, label="core genes: all planted"),
-        planted_recall(cg.genes, truth.loc[truth["role"] == "additive", "gene"], scan.genes,
-                       label="core genes: additive"),
-        planted_recall(cg.genes, truth.loc[truth["role"] == "interaction", "gene"], scan.genes,
-                       label="core genes: interacting"),
-    ]
+    add = truth.loc[truth["role"] == "additive", "gene"]
+    ins = real["insights"]
+    universe = ins.scan.genes
+    rows = [planted_recall(ins.core.genes, add, universe, label="core genes (FDR-significant)"),
+            planted_recall(ins.core_percentile.genes, add, universe,
+                           label="core genes (95th percentile, paper)")]
+    print("\nPlanted additive genes among the core genes (random_recall = expected of a random "
+          "set of the same size):")
+    for r in rows:
+        print(f"  {r['selection']:<38} {r['hits']} of {r['n_planted']} in the {r['n_universe']} "
+              f"scanned genes ({r['n_selected']} core), recall {r['recall']:.2f} vs random "
+              f"{r['random_recall']:.3f} (p {r['p_value']:.2g})")
+    ranks = ins.scan_null.reset_index(drop=True)
+    add_ranks = sorted(int(r) for r in ranks.loc[ranks["gene"].isin(set(add)), "rank"])
+    print(f"  ranks of the planted additive genes in the scan: {add_ranks}")
 
-    cfg = GAConfig.quick(random_state=args.seed) if args.ga == "quick" else GAConfig.paper(random_state=args.seed)
-    fit_rows, counts = np.unique(fit_idx, return_counts=True)
-    t = time.perf_counter()
-    ga = search_nonadditive_genes(capsule, fs.X[fit_rows], split.y[fit_rows], gi, cg.table["gene"],
-                                  baseline=lr, sample_weight=counts, config=cfg)
-    t_ga = time.perf_counter() - t
-    inter = truth.loc[truth["role"] == "interaction", "gene"]
-    rows += [planted_recall(ga.selected_genes, inter, scan.genes, label="GA genes: interacting"),
-             planted_recall(ga.selected_genes, inter, ga.pool_genes,
-                            label="GA genes: interacting, within the pool")]
-    re = retrain_on_genes(fs.X, split.y, gi, ga.selected_genes, train_idx=split.train_idx, test_idx=te,
-                          random_state=args.seed,
-                          capsule_params={"epochs": args.epochs, "device": "cpu"})
-    print(f"GA ({args.ga}: pool {cfg.pool_size}, population {cfg.population}, {cfg.generations} "
-          f"generations) in {t_ga:.0f} s: {len(ga.selected_genes)} genes; retrained on them:")
-    print(re.metrics.to_string(index=False))
-
-    table = pd.DataFrame(rows)
-    cols = [c for c in ("selection", "n_selected", "n_universe", "n_planted", "hits", "recall",
-                        "random_recall", "p_value") if c in table]
-    print("\nPlanted genes recovered (random_recall = expected recall of a random set of the same size):")
-    print(table[cols].to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+    rng = np.random.default_rng(2024 + args.seed)
+    noise = default_path(rng.permutation(y), cohort, seed=args.seed, networks=args.networks,
+                         label="pure-noise phenotype (labels permuted)")
+    ns = noise["summary"]
+    seconds = time.perf_counter() - t_all
+    demo_path = sum(real["times"].values())
+    print(f"\nDefault demo path (QC, features, training, insights): {demo_path:.0f} s; all: "
+          f"{seconds:.0f} s")
+    s = real["summary"]
     print("RESULT " + json.dumps({
-        "benchmark": "demo_truth", "epochs": args.epochs, "ga": args.ga, "seed": args.seed,
-        "n_genes": int(len(scan.genes)), "n_core": int(cg.n_core), "test_accuracy_capsule": acc_caps,
-        "test_accuracy_logreg": acc_lr, "ga_genes": int(len(ga.selected_genes)),
-        "recall": table[cols].to_dict(orient="records"),
-        "retrain": re.metrics.to_dict(orient="records"), "seconds": round(time.perf_counter() - t_all, 1),
-    }, default=float))
+        "benchmark": "demo_truth", "seed": args.seed, "networks": args.networks,
+        "capsnet_auc": round(float(s.loc["capsule", "roc_auc_mean"]), 4),
+        "logreg_auc": round(float(s.loc["logreg", "roc_auc_mean"]), 4),
+        "capsnet_auc_ci": [round(float(s.loc["capsule", "roc_auc_ci_low"]), 4),
+                           round(float(s.loc["capsule", "roc_auc_ci_high"]), 4)],
+        "n_genes_scanned": int(len(universe)),
+        "additive_scanned": int(rows[0]["n_planted"]),
+        "additive_in_core": int(rows[1]["hits"]),
+        "additive_in_core_significant": int(rows[0]["hits"]),
+        "n_core_significant": int(ins.core.n_core),
+        "additive_ranks": add_ranks,
+        "noise_capsnet_auc": round(float(ns.loc["capsule", "roc_auc_mean"]), 4),
+        "noise_logreg_auc": round(float(ns.loc["logreg", "roc_auc_mean"]), 4),
+        "noise_capsnet_ci": [round(float(ns.loc["capsule", "roc_auc_ci_low"]), 4),
+                             round(float(ns.loc["capsule", "roc_auc_ci_high"]), 4)],
+        "noise_warnings": len(noise["result"].warnings()),
+        "noise_n_significant": int(noise["insights"].scan_null["significant"].sum()),
+        "demo_path_seconds": round(demo_path, 1),
+        "step_seconds": {k: round(v, 1) for k, v in real["times"].items()},
+        "seconds": round(seconds, 1),
+    }))
 
 
 if __name__ == "__main__":

@@ -20,6 +20,14 @@ yhat of the same samples:
   **biased** (V-statistic) estimate of dCor^2, as ``dcor.distance_correlation`` computes it
   (``dcor`` is imported inside the function: importing it takes about 10 s); 0 for
   independence, 1 for a linear relation, and sensitive to non-linear dependence too.
+
+How sure (:func:`classification_uncertainty`): a 95 % percentile-bootstrap interval over the test
+samples (the same resampled samples for every seed of a model, so the interval is that of the
+mean over seeds), a one-sided Mann-Whitney test of the ROC AUC against 0.5 on the seed-averaged
+case score (``scipy.stats.mannwhitneyu``; AUC = U / (n_cases n_controls)) and a one-sided
+binomial test of the majority-vote accuracy against the balanced test set's 0.5
+(``scipy.stats.binomtest``). Quantitative scores over outer folds get a t interval of the mean
+(:func:`fold_interval`).
 """
 
 from __future__ import annotations
@@ -31,7 +39,8 @@ from sklearn import metrics as skm
 
 from genoapp.errors import InputDataError
 
-__all__ = ["classification_metrics", "regression_metrics"]
+__all__ = ["classification_metrics", "classification_uncertainty", "fold_interval",
+           "regression_metrics"]
 
 
 def _labels(a, name: str) -> np.ndarray:
@@ -157,3 +166,125 @@ def regression_metrics(y_true, y_pred) -> dict:
 
         dc = float(dcor.distance_correlation(yt, yp))
     return {"mse": mse, "r": r, "dcor": dc, "n": int(yt.size)}
+
+
+_BOOT_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
+
+
+def _fast_auc(y: np.ndarray, s: np.ndarray) -> float:
+    """ROC AUC by ranks (ties averaged), the same value as ``roc_auc_score``."""
+    from scipy.stats import rankdata
+
+    n1 = int(y.sum())
+    n0 = y.size - n1
+    if n1 == 0 or n0 == 0:
+        return math.nan
+    r = rankdata(s)
+    return float((r[y == 1].sum() - n1 * (n1 + 1) / 2.0) / (n1 * n0))
+
+
+def classification_uncertainty(y_true, scores, predictions, *, n_boot: int = 2000,
+                               level: float = 0.95, random_state: int = 0) -> dict:
+    """How sure are the test metrics of one model (several seeds on the same test samples)?
+
+    Parameters
+    ----------
+    y_true : array-like (n,)
+        Test labels, 0 = control, 1 = case.
+    scores : sequence of array-like (n,)
+        Case scores of the model, one array per seed (same sample order).
+    predictions : sequence of array-like (n,)
+        0/1 predictions, one array per seed.
+    n_boot : int, default 2000
+        Bootstrap replicates (samples drawn with replacement, stratified by class so every
+        replicate has cases and controls).
+    level : float, default 0.95
+    random_state : int, default 0
+
+    Returns
+    -------
+    dict
+        For each of accuracy, precision, recall, f1, roc_auc: ``<m>_ci_low``, ``<m>_ci_high``
+        (percentile interval of the mean over seeds); ``p_auc`` (one-sided Mann-Whitney p of
+        AUC > 0.5 on the seed-averaged score), ``p_accuracy`` (one-sided binomial p of the
+        majority-vote accuracy > 0.5), ``one_class`` (True when some seed predicted a single
+        class for every test sample), ``learned`` (True when the AUC interval lies above 0.5
+        and ``p_auc`` < 0.05 and no seed predicted one class), ``verdict`` (plain words).
+
+    Raises
+    ------
+    InputDataError
+        Bad labels or lengths.
+    """
+    from scipy.stats import binomtest, mannwhitneyu
+
+    y = _labels(y_true, "y_true")
+    S = np.atleast_2d(np.asarray(scores, dtype=np.float64))
+    P = np.atleast_2d(np.asarray(predictions)).astype(np.int64)
+    if S.shape[1] != y.size or P.shape != S.shape:
+        raise InputDataError(f"scores/predictions: {S.shape} and {P.shape} for {y.size} labels.")
+    rng = np.random.default_rng(random_state)
+    pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
+    out: dict = {}
+    boots = {m: np.full(n_boot, np.nan) for m in _BOOT_METRICS}
+    if pos.size and neg.size:
+        for b in range(n_boot):
+            idx = np.concatenate([rng.choice(pos, pos.size), rng.choice(neg, neg.size)])
+            yb = y[idx]
+            vals = {m: [] for m in _BOOT_METRICS}
+            for sc, pr in zip(S, P, strict=True):
+                sb, pb = sc[idx], pr[idx]
+                tp = int(((pb == 1) & (yb == 1)).sum())
+                fp = int(((pb == 1) & (yb == 0)).sum())
+                fn = int(((pb == 0) & (yb == 1)).sum())
+                prec = tp / (tp + fp) if tp + fp else 0.0
+                rec = tp / (tp + fn) if tp + fn else 0.0
+                vals["accuracy"].append(float((pb == yb).mean()))
+                vals["precision"].append(prec)
+                vals["recall"].append(rec)
+                vals["f1"].append(2 * prec * rec / (prec + rec) if prec + rec else 0.0)
+                vals["roc_auc"].append(_fast_auc(yb, sb))
+            for m in _BOOT_METRICS:
+                boots[m][b] = float(np.nanmean(vals[m]))
+    alpha = (1.0 - level) / 2.0
+    for m in _BOOT_METRICS:
+        v = boots[m][np.isfinite(boots[m])]
+        out[f"{m}_ci_low"] = float(np.quantile(v, alpha)) if v.size else math.nan
+        out[f"{m}_ci_high"] = float(np.quantile(v, 1 - alpha)) if v.size else math.nan
+    mean_score = S.mean(axis=0)
+    if pos.size and neg.size:
+        out["p_auc"] = float(mannwhitneyu(mean_score[pos], mean_score[neg],
+                                          alternative="greater").pvalue)
+    else:
+        out["p_auc"] = math.nan
+    vote = (P.mean(axis=0) > 0.5).astype(np.int64)
+    out["p_accuracy"] = float(binomtest(int((vote == y).sum()), y.size, 0.5,
+                                        alternative="greater").pvalue)
+    one_class = bool(any(np.unique(p).size < 2 for p in P))
+    out["one_class"] = one_class
+    learned = (not one_class and np.isfinite(out["roc_auc_ci_low"])
+               and out["roc_auc_ci_low"] > 0.5 and out["p_auc"] < 0.05)
+    out["learned"] = bool(learned)
+    if one_class:
+        out["verdict"] = "predicts one class for every test sample: it did not learn"
+    elif learned:
+        out["verdict"] = "better than chance"
+    else:
+        out["verdict"] = ("not distinguishable from chance (the ROC AUC interval includes 0.5)")
+    return out
+
+
+def fold_interval(values, *, level: float = 0.95) -> tuple[float, float]:
+    """t interval of the mean of per-fold scores (``scipy.stats.t``); NaN with fewer than 2.
+
+    Folds of repeated cross-validation share training samples, so the interval is a guide to
+    the spread, not an exact confidence interval.
+    """
+    from scipy.stats import t as t_dist
+
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if v.size < 2:
+        return math.nan, math.nan
+    half = float(t_dist.ppf(0.5 + level / 2.0, v.size - 1) * v.std(ddof=1) / math.sqrt(v.size))
+    return float(v.mean() - half), float(v.mean() + half)

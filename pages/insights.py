@@ -1,8 +1,11 @@
-"""Capsule insights: coupling heatmaps, gene scan, core genes, masked-accuracy nulls, non-additive genes.
+"""Capsule insights: coupling, gene scan, core genes and masked accuracy against permuted-label
+networks; accuracy vs number of genes; non-additive genes.
 
-Thin page over :mod:`genoapp.interpret` and :mod:`genoapp.plots.interpret` (DESIGN §4.4). Results
-are kept in ``st.session_state["genoapp_insights"]`` for the trained model they were computed
-from (keyed by its id), so they survive page switches and disappear when the model changes.
+Thin page over :mod:`genoapp.workflows.insights` (DESIGN §4.4). Every reading of the network is
+shown beside networks of the same architecture trained on the same rows with permuted labels,
+so that a pattern is called one only when it exceeds theirs. Results are kept in
+``st.session_state["genoapp_insights"]`` for the trained model they were computed from (keyed
+by its id), so they survive page switches and disappear when the model changes.
 """
 
 import numpy as np
@@ -13,158 +16,165 @@ from genoapp.demo import load_demo_truth
 from genoapp.errors import ConfigError
 from genoapp.interpret import (
     GAConfig,
-    GeneIndex,
     accuracy_vs_n_genes,
-    core_genes,
-    gene_scan,
-    masked_coupling,
-    permutation_null,
     planted_recall,
     retrain_on_genes,
     search_nonadditive_genes,
 )
-from genoapp.pipeline import coupling_summary
-from genoapp.plots import coupling_heatmap
+from genoapp.interpret.core import core_genes_against_null
+from genoapp.plots.capsule import coupling_deviation_heatmaps
 from genoapp.plots.interpret import (
     accuracy_vs_genes_figure,
     ga_progress_figure,
+    gene_scan_null_figure,
     gene_score_genome,
-    gene_score_histogram,
     model_comparison_figure,
     null_histogram,
     recall_figure,
 )
-from genoapp.train import Callback, upsample_minority
-from genoapp.ui import state
+from genoapp.train import upsample_minority
+from genoapp.ui import settings, state
 from genoapp.ui.errors import guard
-from genoapp.ui.progress import StreamlitProgress
+from genoapp.ui.progress import ProgressSink
 from genoapp.ui.widgets import download_csv, figure
+from genoapp.workflows.estimate import format_seconds
+from genoapp.workflows.insights import capsule_insights, estimate_insights, insights_data
 
 st.title("Capsule insights")
 tr = state.require("train", "pages/train.py", "Train")
 res = state.get("features")
 split, fs = res["split"], res["features"]
-model = tr["result"].capsule
-if model is None:
-    st.info("The last training run did not include DiseaseCapsule: train it first.")
+result = tr["result"]
+qc_state = state.get("qc") or {}
+try:
+    data = insights_data(result, fs, snps=qc_state.get("G"))
+except ConfigError as exc:
+    st.info(f"{exc}".replace("the training run", "The last training run", 1))
     st.page_link("pages/train.py", label="Go to Train", icon=":material/arrow_forward:")
     st.stop()
-
-if state.get("coupling") is None:
-    with guard("Computing coupling coefficients"), st.spinner("Routing all samples through the network"):
-        state.put("coupling", coupling_summary(model, fs, split))
-cs = state.get("coupling")
-if cs is None:
-    st.stop()
+model, feats = data.model, data.features
 
 store = st.session_state.get("genoapp_insights")
 if store is None or store.get("model_id") != id(model) or store.get("features_id") != id(fs):
     store = {"model_id": id(model), "features_id": id(fs)}
     st.session_state["genoapp_insights"] = store
 
+st.caption(f"Network of seed {data.seed} on {data.describe()}.")
 
-def _bar(label: str):
-    bar = st.progress(0.0, text=label)
-    return lambda frac, msg: bar.progress(min(max(float(frac), 0.0), 1.0), text=msg)
-
-
-# ----------------------------------------------------------------------------- heatmaps
-n_types = cs.train.shape[1]
-st.subheader("Coupling coefficients")
+# ----------------------------------------------------------------------------- against the null
+st.subheader("Against permuted labels")
 st.write(
-    "Coupling coefficients c_kj tell how strongly the primary capsules of type k send their "
-    "output to phenotype capsule j (control or case), summed over the type's positions and "
-    "averaged over samples whose **true** label is j. With the routing softmax over input "
-    f"capsules each row sums to 1, so the uniform baseline is 1/{n_types} = {1 / n_types:.4f}."
-)
-k_star = st.selectbox("Highlighted primary type", list(range(n_types)), index=cs.strongest_case_type,
-                      format_func=lambda k: f"type {k + 1}" + (" (k*, strongest case coupling in training)"
-                                                                 if k == cs.strongest_case_type else ""),
-                      key="k_star",
-                      help="The gene scan ranks genes by their coupling to the case capsule through this type.")
-zmin = float(min(np.nanmin(cs.train), np.nanmin(cs.test)))
-zmax = float(max(np.nanmax(cs.train), np.nanmax(cs.test)))
-figure(coupling_heatmap(cs.train, title=f"Training samples, all genes (n = {len(split.train_idx)})",
-                        highlight_type=k_star, zmin=zmin, zmax=zmax), key="heat_train")
-figure(coupling_heatmap(cs.test, title=f"Test samples, all genes (n = {len(split.test_idx)})",
-                        highlight_type=k_star, zmin=zmin, zmax=zmax), key="heat_test")
-table = pd.DataFrame({
-    "primary_type": np.tile(np.arange(1, n_types + 1), 4),
-    "samples": np.repeat(["training", "training", "test", "test"], n_types),
-    "phenotype_capsule": np.repeat(["control", "case", "control", "case"], n_types),
-    "mean_coupling": np.concatenate([cs.train[0], cs.train[1], cs.test[0], cs.test[1]]),
-})
-download_csv(table, "coupling_coefficients.csv")
-
-# ----------------------------------------------------------------------------- gene scan
-st.subheader("Gene scan")
-gi = store.get("gene_index")
-if gi is None:
-    gi = store["gene_index"] = GeneIndex(fs.feature_gene)
-st.write(
-    f"For each of the {gi.n_genes:,} genes, the network sees inputs with every other gene's "
-    "features set to zero; the coupling of each primary type to the **case** capsule is "
-    "averaged over the case samples. Genes are ranked by this coupling through the highlighted "
-    "type k*. The first layer is linear, so each one-gene input needs only that gene's columns; "
-    "samples with identical gene features are run once."
-)
-with st.form("scan_form"):
+    "Coupling coefficients of a trained DiseaseCapsule lie within a few 1e-5 of the uniform "
+    "1/K, and one-gene-only gene scores differ in late digits, so neither means anything on its "
+    "own. Here networks of the same architecture and settings are trained on the same training "
+    "samples with the **case/control labels permuted** (their feature selection refitted on "
+    "those labels when the input was nested); the real network's coupling and gene scores count "
+    "as findings only where they exceed these references. Core genes are the genes whose "
+    "one-gene score exceeds the references' at a false discovery rate (Benjamini-Hochberg); "
+    "their masked accuracy is tested on the other samples against random gene sets of the same "
+    "size.")
+with st.form("null_form"):
     c1, c2 = st.columns(2)
-    scan_on = c1.radio("Samples", ["training", "test"], horizontal=True, key="scan_samples",
-                       help="The paper scanned training samples.")
-    dtype = c2.radio("Arithmetic", ["float64", "float32"], horizontal=True, key="scan_dtype",
-                     help="One-gene inputs move the coupling by tiny amounts, often below float32 "
-                          "resolution: float64 (default) ranks genes reliably; float32 is faster.")
-    run_scan = st.form_submit_button("Run gene scan", type="primary", key="run_scan")
-if run_scan:
-    with guard("Gene scan"):
-        idx = split.train_idx if scan_on == "training" else split.test_idx
-        scan = gene_scan(model, fs.X[idx], gi, y=split.y[idx], k_star=int(cs.strongest_case_type),
-                         dtype=dtype, progress=_bar("Gene scan"))
-        store["scan"] = {"result": scan, "samples": scan_on}
-        for key in ("null", "avn", "ga", "ga_partial", "retrain", "core_heat"):
+    n_networks = c1.number_input("Permuted-label networks", 1, 50, 3, key="n_networks",
+                                 help="More networks give a sharper null (and take longer).")
+    scan_on = c2.radio("Scan samples", ["test", "training"], horizontal=True, key="scan_samples",
+                       help="Test (default): samples no network or feature selection was fitted "
+                            "on, so a gene scores high there only through a real association. "
+                            "Training: as the paper (its references fit their own noise on them).")
+    c4, c5 = st.columns(2)
+    alpha = c4.select_slider("FDR level", [0.01, 0.05, 0.1, 0.2], 0.05, key="core_alpha")
+    n_sets = c5.number_input("Random gene sets (masked accuracy)", 10, 100_000, 200, 10,
+                             key="n_null_sets", help="The paper used 1,000.")
+    est_key = ("estimate", int(n_networks))
+    if est_key not in store:
+        with guard("Estimating the time"):
+            store[est_key] = estimate_insights(data, n_networks=int(n_networks))
+    est = store.get(est_key)
+    run_null = st.form_submit_button(
+        "Run against permuted labels" + (f" (about {format_seconds(est)})" if est else ""),
+        type="primary", key="run_null")
+if est:
+    st.caption(f"Expected time on this machine: about {format_seconds(est)} (measured epoch "
+               "times of this network x the references' epochs, plus timed gene scans).")
+st.button("Stop", key="null_stop", help="Stops the computation; nothing is kept.")
+if run_null:
+    with guard("Insights against permuted labels"):
+        ins = capsule_insights(data, n_networks=int(n_networks), alpha=float(alpha),
+                               samples="test" if scan_on == "test" else "train",
+                               n_sets=int(n_sets), random_state=settings.seed(),
+                               callbacks=[ProgressSink("Permuted-label networks")],
+                               progress=ProgressSink("Insights"))
+        store["ins"] = ins
+        for key in ("avn", "ga", "ga_partial", "retrain"):
             store.pop(key, None)
+        if tr.get("run_dir"):
+            try:
+                ins.save(tr["run_dir"])
+                store["saved"] = str(tr["run_dir"])
+            except OSError as exc:
+                st.warning(f"The insights could not be saved with the run: {exc}")
 
-scan_rec = store.get("scan")
-if scan_rec is None:
-    st.caption("Run the gene scan to rank genes, select core genes and test them.")
+ins = store.get("ins")
+if ins is None:
+    st.caption("Run the analysis to see the coupling, the gene scan and the core genes.")
     st.stop()
-scan = scan_rec["result"]
-st.caption(f"Scanned {len(scan.genes):,} genes on {scan.n_samples['case']:,} {scan_rec['samples']} cases in "
-           f"{scan.seconds:.1f} s on {scan.device} ({scan.dtype}): {scan.n_items:,} distinct one-gene "
-           f"inputs instead of {scan.n_items_total:,}.")
-download_csv(scan.table(), "gene_scan_case_coupling.csv", label="Download the scan (all types)")
 
-# ----------------------------------------------------------------------------- core genes
-st.subheader("Core genes")
-pct = st.slider("Core genes: score at or above this percentile", 50.0, 99.9, 95.0, 0.1, key="core_percentile",
-                help="Paper: the 95th percentile (922 of 18,265 genes).")
-scores = scan.scores(k_star)
-cg = core_genes(scores, scan.genes, percentile=pct, summary=fs.summary)
-label = f"c^g through type {k_star + 1}, case capsule"
-figure(gene_score_histogram(scores, cutoff=cg.cutoff, percentile=pct, n_core=cg.n_core,
-                            title=f"One-gene-only case coupling, type {k_star + 1} ({len(scores):,} genes)",
-                            score_label=f"c<sup>g</sup><sub>{k_star + 1}, case</sub>"), key="core_hist")
-figure(gene_score_genome(cg.table, score_label=label), key="core_genome")
-st.write(f"**{cg.n_core:,} core genes** (score ≥ {cg.cutoff:.10g}).")
-st.dataframe(cg.core_table(), hide_index=True, height=260)
-download_csv(cg.core_table(), "core_genes.csv")
-download_csv(cg.table, "gene_ranking.csv", label="Download the full ranking")
+for found, line in ins.findings():
+    (st.success if found else st.warning)(line)
+if store.get("saved"):
+    st.caption("Saved with the run (folder `insights/`); its HTML report includes them.")
 
-heat_key = (round(pct, 3), k_star, scan_rec["samples"])
-core_heat = store.get("core_heat")
-if core_heat is None or core_heat[0] != heat_key:
-    with guard("Coupling with core genes only"), st.spinner("Routing the core-genes-only inputs"):
-        h_tr = masked_coupling(model, fs.X[split.train_idx], split.y[split.train_idx], gi, cg.genes)
-        h_te = masked_coupling(model, fs.X[split.test_idx], split.y[split.test_idx], gi, cg.genes)
-        core_heat = store["core_heat"] = (heat_key, h_tr, h_te)
-if core_heat is not None and core_heat[0] == heat_key:
-    _, h_tr, h_te = core_heat
-    lo, hi = float(min(h_tr.min(), h_te.min())), float(max(h_tr.max(), h_te.max()))
-    figure(coupling_heatmap(h_tr, title=f"Training samples, core genes only ({cg.n_core:,} genes)",
-                            highlight_type=k_star, zmin=lo, zmax=hi), key="heat_core_train")
-    figure(coupling_heatmap(h_te, title=f"Test samples, core genes only ({cg.n_core:,} genes)",
-                            highlight_type=k_star, zmin=lo, zmax=hi), key="heat_core_test")
+# coupling
+cn = ins.coupling
+st.markdown(f"**Coupling coefficients.** Deviation of the mean coupling from 1/K = "
+            f"{cn.baseline:.4f} on {ins.samples} samples, real network above its "
+            f"{ins.n_networks} references, on one colour scale (±{cn.limit:.2g}); outlined cells "
+            "exceed every reference.")
+figure(coupling_deviation_heatmaps(cn, highlight_type=ins.k_star), key="heat_null")
+download_csv(cn.table(), "coupling_against_permuted_labels.csv")
+
+# gene scan
+tab = ins.scan_null
+st.markdown(f"**Gene scan.** One-gene-only case coupling through type k* = {ins.k_star + 1} for "
+            f"{len(tab):,} genes on {ins.scan.n_samples.get('case', 0):,} {ins.samples} cases "
+            f"({ins.scan.dtype}); genes whose scores differ by less than the arithmetic's "
+            f"resolution share a rank ({int((tab['n_tied'] > 1).sum())} genes in ties).")
+figure(gene_scan_null_figure(tab, ins.null_values), key="scan_null_fig")
+download_csv(tab, "gene_scan_against_permuted_labels.csv")
+
+# core genes
+rule = st.radio("Core genes", ["significant", "percentile", "both"], horizontal=True,
+                key="core_rule", format_func={"significant": "FDR-significant (default)",
+                                              "percentile": "95th percentile (paper)",
+                                              "both": "both"}.get,
+                help="The paper names the genes at or above the 95th percentile of the scores, "
+                     "whether or not they differ from chance.")
+core = core_genes_against_null(tab, rule=rule, percentile=95.0, summary=data.summary) \
+    if rule != ins.core.rule else ins.core
+st.markdown(f"**{core.n_core:,} core genes** ({core.rule}; the paper's 95th-percentile rule "
+            f"would name {ins.core_percentile.n_core:,}).")
+if core.n_core:
+    st.dataframe(core.core_table(), hide_index=True, height=260)
+    figure(gene_score_genome(core.table, score_label=f"c^g, type {ins.k_star + 1}, case"),
+           key="core_genome")
+download_csv(core.core_table(), "core_genes.csv")
+download_csv(core.table, "gene_ranking.csv", label="Download the full ranking")
+
+# masked accuracy
+m = ins.masked
+if m is not None:
+    other = "training" if ins.samples == "test" else "test"
+    st.markdown(f"**Masked accuracy** on the {other} samples (the genes were chosen on the "
+                f"{ins.samples} samples): only the core genes kept, against "
+                f"{len(m.null):,} random gene sets of the same size.")
+    if m.degenerate:
+        st.warning(f"Not a test: {m.degenerate_reason}")
+    figure(null_histogram(m.null["accuracy"], m.observed["accuracy"], mean=m.mean, sd=m.sd, z=m.z,
+                          p_value=m.p_value, n_genes=m.observed["n_genes"],
+                          degenerate=m.degenerate_reason if m.degenerate else None),
+           key="null_hist")
+    st.dataframe(m.summary().style.format(precision=4), hide_index=True)
+    download_csv(m.null, "random_gene_sets_accuracy.csv")
 
 # ----------------------------------------------------------------------------- known truth
 cohort_rec = state.get("cohort") or {}
@@ -172,6 +182,7 @@ sel = state.get("selection") or {}
 truth = None
 if cohort_rec.get("source") == "demo" and sel.get("phenotype") == cohort_rec.get("default_phenotype"):
     truth = load_demo_truth()
+universe = ins.scan.genes
 
 
 def _show_truth(df):
@@ -182,72 +193,57 @@ def _show_truth(df):
 
 
 def _truth_rows(extra=()):
-    rows = [planted_recall(cg.genes, truth["gene"], scan.genes, label="core genes: all planted"),
-            planted_recall(cg.genes, truth.loc[truth["role"] == "additive", "gene"], scan.genes,
-                           label="core genes: additive"),
-            planted_recall(cg.genes, truth.loc[truth["role"] == "interaction", "gene"], scan.genes,
-                           label="core genes: interacting")]
+    add = truth.loc[truth["role"] == "additive", "gene"]
+    inter = truth.loc[truth["role"] == "interaction", "gene"]
+    rows = [planted_recall(core.genes, truth["gene"], universe, label="core genes: all planted"),
+            planted_recall(core.genes, add, universe, label="core genes: additive"),
+            planted_recall(core.genes, inter, universe, label="core genes: interacting"),
+            planted_recall(ins.core_percentile.genes, add, universe,
+                           label="95th percentile (paper): additive")]
     rows += list(extra)
     return pd.DataFrame(rows)
 
 
 if truth is not None:
+    n_add = int((truth["role"] == "additive").sum())
+    n_in = int(np.isin(truth["gene"], np.asarray(universe, dtype=object)).sum())
     st.markdown("**Known truth (demo phenotype).** The demo disease was simulated from planted genes "
-                f"({(truth['role'] == 'additive').sum()} additive, {(truth['role'] == 'interaction').sum()} "
-                "in interacting pairs). Random sets of the same size recover a fraction equal to "
-                "their share of the genes (hypergeometric p-value).")
-    download_csv(_show_truth(_truth_rows()), "planted_gene_recall_core.csv")
+                f"({n_add} additive, {(truth['role'] == 'interaction').sum()} in interacting pairs); "
+                f"{n_in} of them are among the {len(universe):,} genes this network sees. Random sets "
+                "of the same size recover a fraction equal to their share of the genes "
+                "(hypergeometric p-value).")
+    tr_df = _truth_rows()
+    download_csv(_show_truth(tr_df), "planted_gene_recall_core.csv")
+    figure(recall_figure(tr_df), key="truth_core_fig")
 
-# ----------------------------------------------------------------------------- masked accuracy
-st.subheader("Masked accuracy")
-st.write("Test accuracy of the trained network when only the core genes are kept (every other "
-         "gene's features zeroed), against random gene sets of the same size (paper: 0.760 vs "
-         "0.702 ± 0.013 over 1,000 sets).")
-with st.form("null_form"):
-    n_sets = st.number_input("Random gene sets", 10, 100_000, 1000, 10, key="n_null_sets")
-    null_seed = st.number_input("Seed", 0, 2**31 - 1, 0, key="null_seed")
-    run_null = st.form_submit_button("Run masked accuracy and null", type="primary", key="run_null")
-if run_null:
-    with guard("Masked accuracy"):
-        nr = permutation_null(model, fs.X[split.test_idx], split.y[split.test_idx], gi, cg.genes,
-                              n_sets=int(n_sets), random_state=int(null_seed), progress=_bar("Random gene sets"))
-        store["null"] = {"result": nr, "key": heat_key}
-null_rec = store.get("null")
-if null_rec is not None:
-    nr = null_rec["result"]
-    if null_rec["key"] != heat_key:
-        st.warning("The core genes changed since this null was computed: run it again.")
-    figure(null_histogram(nr.null["accuracy"], nr.observed["accuracy"], mean=nr.mean, sd=nr.sd, z=nr.z,
-                          p_value=nr.p_value, n_genes=nr.observed["n_genes"]), key="null_hist")
-    st.dataframe(nr.summary().style.format(precision=4), hide_index=True)
-    st.caption(f"{len(nr.null):,} random sets in {nr.seconds:.1f} s.")
-    download_csv(nr.summary(), "masked_accuracy_summary.csv")
-    download_csv(nr.null, "random_gene_sets_accuracy.csv")
-
+# ----------------------------------------------------------------------------- accuracy vs genes
+st.subheader("Accuracy vs number of genes")
 with st.form("avn_form"):
     a1, a2 = st.columns([3, 1])
-    sizes_text = a1.text_input("Numbers of genes kept (comma separated; 'all' = every gene)",
-                               "10, 50, 100, 500, 1000, all", key="avn_sizes")
+    sizes_text = a1.text_input("Numbers of top-ranked genes kept (comma separated; 'all' = every gene)",
+                               "1, 5, 10, 20, all", key="avn_sizes")
     n_random = a2.number_input("Random sets per size", 0, 1000, 20, key="avn_random",
                                help="The authors used 300.")
     run_avn = st.form_submit_button("Accuracy vs number of genes", key="run_avn")
 if run_avn:
     with guard("Accuracy vs number of genes"):
+        n_all = len(universe)
         sizes = []
         for tok in sizes_text.replace(";", ",").split(","):
             tok = tok.strip().lower()
             if not tok:
                 continue
             if tok == "all":
-                sizes.append(gi.n_genes)
+                sizes.append(n_all)
             elif tok.isdigit():
-                sizes.append(min(int(tok), gi.n_genes))
+                sizes.append(min(int(tok), n_all))
             else:
                 raise ConfigError(f"numbers of genes: {tok!r} is not a whole number or 'all'.")
         sizes = sorted(set(s for s in sizes if s >= 1))
-        df = accuracy_vs_n_genes(model, fs.X[split.test_idx], split.y[split.test_idx], gi, cg.table["gene"],
-                                 sizes=sizes, n_random=int(n_random), progress=_bar("Gene sets"))
-        store["avn"] = df
+        other = "train" if ins.samples == "test" else "test"
+        store["avn"] = accuracy_vs_n_genes(model, feats, core.table["gene"], samples=other,
+                                           sizes=sizes, n_random=int(n_random),
+                                           progress=ProgressSink("Gene sets"))
 if store.get("avn") is not None:
     figure(accuracy_vs_genes_figure(store["avn"]), key="avn_fig")
     download_csv(store["avn"], "accuracy_vs_n_genes.csv")
@@ -266,57 +262,45 @@ preset = st.radio("Settings", ["quick", "paper"], horizontal=True, key="ga_prese
 base = PRESETS[preset]
 with st.form("ga_form"):
     g1, g2, g3, g4 = st.columns(4)
-    pool = g1.number_input("Top genes searched", 2, 100_000, min(base.pool_size, gi.n_genes),
+    pool = g1.number_input("Top genes searched", 2, 100_000, min(base.pool_size, len(universe)),
                            key=f"ga_pool_{preset}")
     pop = g2.number_input("Population", 2, 1000, base.population, key=f"ga_pop_{preset}")
     gens = g3.number_input("Generations", 1, 10_000, base.generations, key=f"ga_gens_{preset}")
     re_epochs = g4.number_input("Retraining epochs", 1, 500,
                                 int(model.get_params().get("epochs", 30)) if preset == "paper" else 5,
                                 key=f"ga_epochs_{preset}")
-    ga_seed = st.number_input("Seed", 0, 2**31 - 1, 0, key="ga_seed")
     run_ga = st.form_submit_button("Search non-additive genes", type="primary", key="run_ga")
 stop_clicked = st.button("Stop the search", key="ga_stop",
                          help="Stops after the current generation's scoring; the best mask so far is kept.")
 
 
-class _GAProgress(Callback):
-    """Progress bar and live curve every generation."""
-
-    def __init__(self, n_generations: int):
-        self.n = n_generations
-        self.bar = st.progress(0.0, text="Genetic algorithm: starting")
-        self.chart = st.empty()
-        self.rows = []
-
-    def on_epoch_end(self, epoch, logs):
-        self.rows.append(dict(logs))
-        self.bar.progress(min(epoch / self.n, 1.0),
-                          text=f"Genetic algorithm: generation {epoch}/{self.n}, best fitness "
-                               f"{logs['best_fitness']:.4f} ({logs['n_selected']} genes)")
-        self.chart.plotly_chart(ga_progress_figure(pd.DataFrame(self.rows)), width="stretch",
-                                key=f"ga_live_{epoch}")
+def _ga_progress(n_generations: int) -> ProgressSink:
+    """Bar and live curve of the genetic algorithm, one update per generation."""
+    return ProgressSink("Genetic algorithm", n_epochs=n_generations, curves=ga_progress_figure,
+                        describe=lambda g, logs: f"generation {g}/{n_generations}, best fitness "
+                                                 f"{logs['best_fitness']:.4f} ({logs['n_selected']} genes)")
 
 
 def _retrain(genes, epochs: int, rs: int):
-    return retrain_on_genes(fs.X, split.y, gi, genes, train_idx=split.train_idx, test_idx=split.test_idx,
-                            random_state=rs,
+    return retrain_on_genes(feats, genes, random_state=rs,
                             capsule_params={**{k: v for k, v in model.get_params().items() if k != "random_state"},
                                             "epochs": int(epochs)},
-                            callbacks=[StreamlitProgress(int(epochs), "DiseaseCapsule on the selected genes")])
+                            callbacks=[ProgressSink("DiseaseCapsule on the selected genes", n_epochs=int(epochs))])
 
 
 rs = int(model.get_params().get("random_state", 0))
 if run_ga:
     with guard("Genetic algorithm"):
-        cfg = GAConfig(pool_size=int(pool), population=int(pop), generations=int(gens), random_state=int(ga_seed))
+        cfg = GAConfig(pool_size=int(pool), population=int(pop), generations=int(gens), random_state=settings.seed())
         fit_idx = upsample_minority(split.train_idx, split.y, random_state=rs)
         rows, counts = np.unique(fit_idx, return_counts=True)
-        baseline = tr["result"].baseline
+        baseline = result.estimator("logreg", data.input, seed=data.seed)
+        baseline = getattr(baseline, "model", baseline)  # the model on the fold's features
         if baseline is None:
             from genoapp.models import make_logistic_regression
 
             with st.spinner("Fitting the logistic regression on all features"):
-                baseline = make_logistic_regression(C=0.01, random_state=rs).fit(fs.X[fit_idx], split.y[fit_idx])
+                baseline = make_logistic_regression(C=0.01, random_state=rs).fit(np.asarray(feats.X)[fit_idx], split.y[fit_idx])
         for key in ("ga", "retrain", "ga_partial"):
             store.pop(key, None)
         partial = store["ga_partial"] = {"rows": [], "genes": None, "epochs": int(re_epochs)}
@@ -325,9 +309,9 @@ if run_ga:
             partial["rows"].append(logs)
             partial["genes"] = genes
 
-        ga = search_nonadditive_genes(model, fs.X[rows], split.y[rows], gi, cg.table["gene"], baseline=baseline,
+        ga = search_nonadditive_genes(model, feats, core.table["gene"], baseline=baseline, samples=rows,
                                       sample_weight=counts, config=cfg, on_generation=_keep,
-                                      callbacks=[_GAProgress(cfg.generations)])
+                                      callbacks=[_ga_progress(cfg.generations)])
         store["ga"] = ga
         store.pop("ga_partial", None)
         store["retrain"] = _retrain(ga.selected_genes, int(re_epochs), rs)
@@ -353,7 +337,7 @@ if ga is not None:
              f"scored in {ga.seconds:.1f} s.")
     figure(ga_progress_figure(ga.history), key="ga_fig")
     download_csv(ga.history, "ga_history.csv")
-    sel_table = cg.table[cg.table["gene"].isin(set(ga.selected_genes))].drop(columns="core")
+    sel_table = core.table[core.table["gene"].isin(set(ga.selected_genes))].drop(columns="core")
     download_csv(sel_table, "nonadditive_genes.csv", label="Download the selected genes")
     re = store.get("retrain")
     if re is not None:
@@ -363,7 +347,7 @@ if ga is not None:
         figure(model_comparison_figure(re.metrics), key="retrain_fig")
     if truth is not None:
         inter = truth.loc[truth["role"] == "interaction", "gene"]
-        rows = [planted_recall(ga.selected_genes, inter, scan.genes, label="GA genes: interacting"),
+        rows = [planted_recall(ga.selected_genes, inter, universe, label="GA genes: interacting"),
                 planted_recall(ga.selected_genes, inter, ga.pool_genes, label="GA genes: interacting, within the pool")]
         tr_df = _truth_rows(rows)
         st.markdown("**Known truth: planted genes recovered**")

@@ -115,14 +115,20 @@ def test_train_page_trains_and_scores():
     assert "Test-set metrics" in [s.value for s in at.subheader]
 
 
-def test_insights_page_shows_both_heatmaps():
+def test_insights_page_compares_the_network_with_permuted_labels():
     at = _train(_build_features(_run_qc(_fresh())), epochs=1)
     at.switch_page("pages/insights.py").run()
     _ok(at)
+    assert len(at.get("plotly_chart")) == 0           # no raw heatmap presented as a pattern
+    assert "nested input" in _texts(at)               # the default input is the nested filter
+    at.number_input(key="n_networks").set_value(1)
+    at.button(key="run_null").click().run()
+    _ok(at)
+    ins = at.session_state["genoapp_insights"]["ins"]
+    assert ins.settings["stage"]                      # the references refitted the stage
     charts = at.get("plotly_chart")
-    assert len(charts) == 2
-    assert at.selectbox(key="k_star").value is not None
-    assert "1/32" in _texts(at)
+    assert len(charts) >= 2                           # coupling deviation and gene-scan null
+    assert "1/K" in _texts(at)
 
 
 @pytest.mark.parametrize("page", ["pages/qc.py", "pages/features.py", "pages/train.py", "pages/insights.py"])

@@ -103,3 +103,22 @@ def test_strongest_case_type_and_errors():
         mean_coupling_by_label(np.zeros((3, 2, 32)), [0, 1])
     with pytest.raises(InputDataError, match="0 \\(control\\) or 1"):
         mean_coupling_by_label(np.zeros((2, 2, 32)), [0, 2])
+
+
+def test_uncertainty_of_a_perfect_and_of_a_random_classifier():
+    from genoapp.metrics import classification_uncertainty
+
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], 100)
+    perfect = classification_uncertainty(y, [y + 0.1 * rng.random(200)] * 3, [y] * 3)
+    assert perfect["roc_auc_ci_low"] == perfect["roc_auc_ci_high"] == 1.0
+    assert perfect["accuracy_ci_low"] == 1.0
+    assert perfect["p_auc"] < 1e-10 and perfect["learned"]
+    scores = [rng.random(200) for _ in range(3)]
+    random = classification_uncertainty(y, scores, [(s > 0.5).astype(int) for s in scores])
+    assert random["roc_auc_ci_low"] < 0.5 < random["roc_auc_ci_high"]
+    assert random["accuracy_ci_low"] < 0.5 < random["accuracy_ci_high"]
+    assert random["p_auc"] > 0.05 and not random["learned"]
+    assert "chance" in random["verdict"]
+    one = classification_uncertainty(y, scores, [np.ones(200, int)] * 3)
+    assert one["one_class"] and not one["learned"]
