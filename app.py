@@ -12,7 +12,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import streamlit as st  # noqa: E402
 
-from genoapp.ui import state  # noqa: E402
+from genoapp.ui import settings, state  # noqa: E402
 from genoapp.ui.errors import guard  # noqa: E402
 
 st.set_page_config(page_title="genoapp", page_icon=":material/genetics:", layout="wide")
@@ -43,8 +43,6 @@ with st.sidebar:
         st.caption(f"**Selection:** {sel['cohort'].n_samples:,} samples, phenotype `{sel['phenotype']}`")
     done = [s for s in ("qc", "features", "train", "coupling") if state.get(s) is not None]
     st.caption("**Steps done:** " + (", ".join(done) if done else "none yet"))
-    from genoapp.train import device_description, resolve_device
-
-    st.caption(f"**Device:** {device_description(resolve_device('auto'))}")
+    settings.sidebar()
 
 nav.run()

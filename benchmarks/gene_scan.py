@@ -10,6 +10,11 @@ Features are synthetic, with the structure of real Gene-PCA scores: 8,512 genes 
 PCs and 7,001 with 8 PCs (continuous values), so that genes and features match the paper's
 counts. Identical one-gene inputs are run once (exact), which helps the 1-PC genes only.
 
+The features are handed to the interpretation functions as one
+:class:`genoapp.interpret.FeatureTable` (training and test rows, labels, split), as the app hands
+them a :class:`~genoapp.features.FeatureSet`; ``samples="train"`` / ``"test"`` pick the rows (a
+copy of those rows per call is part of the timed work, as in the app).
+
 - fast: :func:`genoapp.interpret.gene_scan` (one-gene hidden vectors from the gene's own
   columns, case routing only, distinct inputs only). On a GPU all genes are scanned; on a CPU a
   stratified subset of genes is timed and the total extrapolated per PC class (said so).
@@ -35,9 +40,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from genoapp.interpret import GeneIndex, gene_scan, permutation_null  # noqa: E402
+from genoapp.interpret import FeatureTable, GeneIndex, gene_scan, permutation_null  # noqa: E402
 from genoapp.models import DiseaseCapsuleClassifier, DiseaseCapsuleNet  # noqa: E402
-from genoapp.train import device_description, resolve_device  # noqa: E402
+from genoapp.train import Split, device_description, resolve_device  # noqa: E402
 
 N_GENES = 18_279
 N_FEATURES = 75_584
@@ -121,8 +126,10 @@ def main() -> None:
     y[rng.permutation(N_TRAIN)[: N_TRAIN // 2]] = 1
     y[N_TRAIN + N_TEST // 2:] = 1
     t_make = time.perf_counter() - t
-    Xtr, ytr = X[:N_TRAIN], y[:N_TRAIN]
-    Xte, yte = X[N_TRAIN:], y[N_TRAIN:]
+    ytr = y[:N_TRAIN]
+    split = Split(y=y, train_idx=np.arange(N_TRAIN), test_idx=np.arange(N_TRAIN, N_TRAIN + N_TEST),
+                  test_size=N_TEST / (N_TRAIN + N_TEST), random_state=0)
+    feats = FeatureTable(X, fg, y=y, split=split)
     gi = GeneIndex(fg)
     model = random_model(args.device)
     print(f"device: {device_description(dev)}; torch threads {torch.get_num_threads()}")
@@ -131,7 +138,7 @@ def main() -> None:
           f"k=8: {N_BY_K[8]:,}); made in {t_make:.1f} s")
 
     # warm-up (allocations, kernels)
-    gene_scan(model, Xtr, gi, y=ytr, k_star=4, genes=gi.genes[:2], dtype="float32")
+    gene_scan(model, feats, samples="train", k_star=4, genes=gi.genes[:2], dtype="float32")
     _sync(dev)
 
     # ---- fast scan
@@ -142,17 +149,18 @@ def main() -> None:
         for dtype in ("float32", "float64"):
             _sync(dev)
             t = time.perf_counter()
-            r = gene_scan(model, Xtr, gi, y=ytr, k_star=4, dtype=dtype)
+            r = gene_scan(model, feats, samples="train", k_star=4, dtype=dtype)
             _sync(dev)
             res[dtype] = (time.perf_counter() - t, r)
         fast_s, fast = res["float32"]
         fast64_s = res["float64"][0]
         n_items, n_total = fast.n_items, fast.n_items_total
     else:
-        # fixed cost of one call (input checks over the whole matrix), counted once
+        # fixed cost of one call (row selection and input checks over the whole matrix),
+        # counted once
         one = gi.genes[np.flatnonzero(gi.n_features_per_gene == 1)[:1]]
         t = time.perf_counter()
-        gene_scan(model, Xtr, gi, y=ytr, k_star=4, genes=one, dtype="float32")
+        gene_scan(model, feats, samples="train", k_star=4, genes=one, dtype="float32")
         overhead = time.perf_counter() - t
         fast_s = fast64_s = overhead
         n_items = n_total = 0
@@ -164,7 +172,7 @@ def main() -> None:
             times = {}
             for dtype in ("float32", "float64"):
                 t = time.perf_counter()
-                r = gene_scan(model, Xtr, gi, y=ytr, k_star=4, genes=sub, dtype=dtype)
+                r = gene_scan(model, feats, samples="train", k_star=4, genes=sub, dtype=dtype)
                 times[dtype] = max(time.perf_counter() - t - overhead, 0.0)
             per_k[k] = {"timed_genes": n_pick, "s_per_gene_f32": times["float32"] / n_pick,
                         "s_per_gene_f64": times["float64"] / n_pick, "items": r.n_items,
@@ -179,18 +187,18 @@ def main() -> None:
     sub = gi.genes[nv.choice(gi.n_genes, args.naive_genes, replace=False)]
     _sync(dev)
     t = time.perf_counter()
-    naive = gene_scan(model, Xtr, gi, y=ytr, k_star=4, genes=sub, method="naive")
+    naive = gene_scan(model, feats, samples="train", k_star=4, genes=sub, method="naive")
     _sync(dev)
     naive_per_gene = (time.perf_counter() - t) / len(sub)
     naive_s = naive_per_gene * N_GENES
-    check = gene_scan(model, Xtr, gi, y=ytr, k_star=4, genes=sub, dtype="float32")
+    check = gene_scan(model, feats, samples="train", k_star=4, genes=sub, dtype="float32")
     max_diff = float(np.abs(check.case - naive.case).max())
 
     # ---- null: 1,000 random sets of 922 genes on the test samples
     core = np.arange(CORE)
     _sync(dev)
     t = time.perf_counter()
-    nr = permutation_null(model, Xte, yte, gi, core, n_sets=args.null_sets, random_state=0)
+    nr = permutation_null(model, feats, core, samples="test", n_sets=args.null_sets, random_state=0)
     _sync(dev)
     null_s = time.perf_counter() - t
 

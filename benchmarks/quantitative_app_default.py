@@ -3,13 +3,19 @@
 Exactly what the page runs when the user presses *Run* without changing anything: the shipped
 BGLR mice (``assets/quantitative/mice``: 1,814 x 10,346 SNPs), traits ``Obesity.BodyLength``
 and ``Obesity.BMI``, models GRVSNN and ridge (GBLUP), the page's default inputs (``APP_DEFAULT_INPUTS``; m = 169,
-the paper's rule; ``--inputs`` to change), protocol preset "app" (5-fold CV x 2 repeats, 5 Optuna
-trials per training fold, early stopping patience 25, at most 100 epochs, 16 hidden units),
-with the libraries' default threads (set ``--threads 1`` on a loaded shared machine).
+the paper's rule; ``--inputs`` to change), preset "quick" (formerly "app":
+5-fold CV x 2 repeats, 5 Optuna trials per training fold, early stopping patience 25, at most
+100 epochs, 16 hidden units; :func:`genoapp.workflows.quantitative.run_quantitative`), with the
+libraries' default threads (set ``--threads 1`` on a loaded shared machine).
 
-Prints the loading time, the time per input set and model, the whole run and the results
-table. Ends with ``RESULT {json}``: ``load_s``, ``run_s``, ``total_s``, ``fits``,
-``grvsnn_s_per_fold``, ``ridge_s_per_fit``, ``threads``, ``device``.
+``--max-folds N`` runs only the first N outer folds of that design (a quick check; labelled in
+the output, not the page's default run).
+
+Prints the loading time, the progress of every task (model x input set x outer fold, and trait
+for single-trait models), the whole run and the results table. Ends with ``RESULT {json}``:
+``load_s``, ``run_s``, ``total_s``, ``inputs``, ``fit_s_per_input_set``, ``fits``,
+``grvsnn_s_per_fold``, ``ridge_s_per_fit``, ``threads``, ``device`` (and ``max_folds``).
+Seconds per fit are the protocol's task times: tuning (GRVSNN's Optuna trials) and final fit.
 """
 
 from __future__ import annotations
@@ -30,6 +36,8 @@ def main() -> None:
                     help="input sets (default: the page's default)")
     ap.add_argument("--threads", type=int, default=None,
                     help="torch/BLAS threads (default: library defaults, as in the app)")
+    ap.add_argument("--max-folds", type=int, default=None,
+                    help="run only the first N outer folds (quick check; labelled in the output)")
     args = ap.parse_args()
     import torch
 
@@ -38,16 +46,19 @@ def main() -> None:
 
         torch.set_num_threads(args.threads)
         threadpool_limits(args.threads)
-    from genoapp.quantitative import (
+    import numpy as np
+
+    from genoapp.train.device import device_description
+    from genoapp.train.splits import repeated_kfold
+    from genoapp.workflows.presets import protocol_config
+    from genoapp.workflows.quantitative import (
         APP_DEFAULT_INPUTS,
         DEMO_TRAITS,
-        PRESET_GRVSNN,
         demo_paths,
         load_quantitative_data,
+        results_table,
         run_quantitative,
     )
-    from genoapp.train.cv import PRESETS
-    from genoapp.train.device import device_description
 
     t0 = time.perf_counter()
     p = demo_paths()
@@ -55,28 +66,48 @@ def main() -> None:
     load_s = time.perf_counter() - t0
     print(f"loaded {data} in {load_s:.1f} s (elbow {data.relationship.elbow}, "
           f"plateau {data.relationship.plateau})", flush=True)
+    traits = list(DEMO_TRAITS)
+    folds = None
+    if args.max_folds:
+        # the run's own outer folds (preset "quick", samples with an observed trait), first N
+        cfg = protocol_config("quick", "regression")
+        Y = data.samples[traits].to_numpy(dtype=np.float64)
+        folds = repeated_kfold(len(Y), n_splits=cfg.n_splits, n_repeats=cfg.n_repeats,
+                               random_state=cfg.random_state,
+                               rows=np.flatnonzero(np.isfinite(Y).any(axis=1)))[: args.max_folds]
+        print(f"quick check: first {len(folds)} outer fold(s) only", flush=True)
     t1 = time.perf_counter()
+    done = [0]
 
     def progress(ev):
-        print(f"  [{time.perf_counter() - t1:7.1f} s] {ev['inputs']}: {ev['message']} "
-              f"({ev['overall_done']}/{ev['overall_total']})", flush=True)
+        kind = ev.get("event")
+        if kind not in ("task_end", "task_failed"):
+            return
+        done[0] += 1
+        what = "failed: " + ev["error"] if kind == "task_failed" else "done"
+        print(f"  [{time.perf_counter() - t1:7.1f} s] {ev['input']}: {ev['model']} "
+              f"({ev['trait']}), fold {ev['repeat']}.{ev['fold_outer']} {what} "
+              f"({done[0]}/{ev['n_tasks']})", flush=True)
 
     inputs = args.inputs or list(APP_DEFAULT_INPUTS)
-    run = run_quantitative(data, traits=list(DEMO_TRAITS), models=["GRVSNN", "Ridge (GBLUP)"],
-                           input_sets=inputs, config=PRESETS["app"], n_components="plateau",
-                           grvsnn_params=PRESET_GRVSNN["app"], progress=progress)
+    run = run_quantitative(data, traits=traits, models=["grvsnn", "ridge"], input_sets=inputs,
+                           preset="quick", n_components="plateau", folds=folds,
+                           on_event=progress)
     run_s = time.perf_counter() - t1
-    print(run.table().to_string(index=False))
-    sc = run.scores()
-    g = sc[sc["model"] == "GRVSNN"].drop_duplicates(["inputs", "repeat", "fold"])["seconds"]
-    r = sc[sc["model"] == "Ridge (GBLUP)"]["seconds"]
-    per_set = {k: float(sc.loc[sc["inputs"] == k].drop_duplicates(
+    for note in run.notes:
+        print("note:", note)
+    print(results_table(run.summary()).to_string(index=False))
+    sc = run.metrics  # one row per model, input set, trait and outer fold
+    # GRVSNN fits all traits at once: one task (and time) per input set and fold
+    g = sc[sc["key"] == "grvsnn"].drop_duplicates(["input", "repeat", "fold"])["seconds"]
+    r = sc[sc["key"] == "ridge"]["seconds"]
+    per_set = {k: float(sc.loc[sc["input"] == k].drop_duplicates(
         ["model", "repeat", "fold", "seconds"])["seconds"].sum()) for k in inputs}
     out = {"load_s": load_s, "run_s": run_s, "total_s": load_s + run_s, "inputs": inputs,
            "fit_s_per_input_set": per_set,
            "fits": int(len(g) + len(r)), "grvsnn_s_per_fold": float(g.mean()),
            "ridge_s_per_fit": float(r.mean()), "threads": torch.get_num_threads(),
-           "device": device_description("auto")}
+           "device": device_description("auto"), "max_folds": args.max_folds}
     print(f"total {out['total_s']:.0f} s = load {load_s:.0f} s + run {run_s:.0f} s")
     print("RESULT " + json.dumps(out))
 

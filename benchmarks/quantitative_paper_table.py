@@ -7,22 +7,27 @@ grain yield in 4 environments, pedigree A). Inputs: markers, and pedigree loadin
 flat tail, so the Kneedle elbow). Protocol (genoapp's, leak-free): mice on BGLR's reference
 folds (``../shared/reference/mice.cv5_seed1.tsv``, the folds of the BGLR runs in
 ``bglr_mice_cv.tsv``), wheat on 5 random folds (seed 0); inputs and traits standardised with
-training-fold statistics; GRVSNN tuned by Optuna inside each training fold with the app preset
-(5 trials, early stopping patience 25 on a 20 % inner split, at most 100 epochs, 16 hidden
-units); LassoNet with the app preset (``PRESET_LASSONET['app']``: 20 hidden units, 3-fold CV
-over lambda, path multiplier 1.5); the Gibbs samplers with BGLR's defaults (6,000 iterations,
-2,000 burn-in, thin 5).
+training-fold statistics; the models of :mod:`genoapp.workflows.registry` under the "quick"
+preset (formerly "app"; :func:`genoapp.workflows.quantitative.run_quantitative`): GRVSNN tuned by
+the protocol's Optuna inside each training fold (5 trials, early stopping patience 25 on a 20 %
+inner split, at most 100 epochs, 16 hidden units); LassoNet with
+``model_params("quick", "lassonet")`` (20 hidden units, 3-fold CV over lambda, path multiplier
+1.5); the Gibbs samplers with BGLR's defaults (6,000 iterations, 2,000 burn-in, thin 5).
 
 Printed beside each row: the paper's Table 2 values where it gives them (mice, markers) and
 BGLR's own 5-fold results on the same folds (``bglr_mice_cv.tsv``). Each (dataset, inputs,
-model) result is cached under ``<tmp>/genoapp_bench/quantitative`` so runs can be split; use
-``--fresh`` to recompute. Run from the repository root under the heavy lock, e.g.::
+model, outer fold) result is cached under ``<tmp>/genoapp_bench/quantitative`` so runs can be
+split; use ``--fresh`` to recompute. Cache files are named by :data:`CACHE_VERSION` (and hold
+it): files of earlier versions (per-fold scores of the old ``genoapp.train.cv`` protocol, with
+columns ``inputs``/``folds``) are ignored, not mixed with results of the current protocol.
+Run from the repository root under the heavy lock, e.g.::
 
     flock /tmp/genoapp_heavy.lock .venv/bin/python benchmarks/quantitative_paper_table.py
     ... --datasets mice --models GRVSNN "Ridge (GBLUP)"      # a part only
 
-Ends with ``RESULT {json}``: ``rows`` (dataset, trait, inputs, model, mse, r, dcor, sd of each,
-n_selected_markers, n_selected_loadings, s_per_fit), ``paper`` and ``bglr`` reference values,
+Ends with ``RESULT {json}``: ``rows`` (dataset, trait, inputs, model, m, folds, mse, r, dcor, sd
+of each, n_selected_markers, n_selected_loadings, s_per_fit: the protocol's task time, tuning
+included, shared by the traits of GRVSNN), ``paper`` and ``bglr`` reference values, ``threads``,
 ``seconds``.
 """
 
@@ -45,6 +50,10 @@ sys.path.insert(0, str(REPO))
 
 SHARED = Path(os.environ.get("GENOAPP_SHARED", REPO.parent / "shared")).resolve()
 CACHE = Path(tempfile.gettempdir()) / "genoapp_bench" / "quantitative"
+#: Part of every cache file name and stored in it; bump when the protocol or the cached format
+#: changes so that older results are recomputed instead of mixed in. "v2": the one protocol of
+#: genoapp.workflows (ProtocolResult.metrics rows; column ``input``).
+CACHE_VERSION = "v2"
 MICE_TRAITS = ["Obesity.BodyLength", "Obesity.BMI"]
 WHEAT_TRAITS = ["GY_env1", "GY_env2", "GY_env4", "GY_env5"]
 # Fan & Waldmann 2025, Table 2 (mice, markers only): the values the issue quotes
@@ -62,8 +71,8 @@ def bglr_reference() -> pd.DataFrame:
 
 
 def load(dataset: str):
-    from genoapp.quantitative import load_quantitative_data
-    from genoapp.train.cv import folds_from_labels, repeated_kfold
+    from genoapp.train.splits import folds_from_labels, repeated_kfold
+    from genoapp.workflows.quantitative import load_quantitative_data
 
     d = SHARED / "data" / ("bglr_mice" if dataset == "mice" else "bglr_wheat")
     name = "mice" if dataset == "mice" else "wheat"
@@ -78,82 +87,102 @@ def load(dataset: str):
 
 
 def cache_path(data, inputs, model, tag: str = "") -> Path:
-    key = f"{data.name}_{inputs}_{model}{tag}".replace(" ", "_").replace("+", "p")
+    key = f"{CACHE_VERSION}_{data.name}_{inputs}_{model}{tag}".replace(" ", "_").replace("+", "p")
     return CACHE / f"{key}.pkl"
 
 
-def _fit_folds(data, traits, folds, rank, inputs, model, *, model_params=None) -> dict:
-    from genoapp.quantitative import PRESET_GRVSNN, PRESET_LASSONET, run_quantitative
-    from genoapp.train.cv import PRESETS
+def read_cache(path: Path):
+    """A cached result of this :data:`CACHE_VERSION`, or None (absent, unreadable or older)."""
+    if not path.is_file():
+        return None
+    try:
+        with open(path, "rb") as fh:
+            res = pickle.load(fh)
+    except Exception as exc:  # noqa: BLE001 - a bad cache file is recomputed, not fatal
+        print(f"  ignoring unreadable cache {path.name}: {type(exc).__name__}: {exc}")
+        return None
+    if not isinstance(res, dict) or res.get("version") != CACHE_VERSION:
+        print(f"  ignoring cache {path.name} of another version")
+        return None
+    return res
+
+
+def _fit_folds(data, traits, folds, rank, inputs, model, *, overrides=None) -> dict:
+    from genoapp.workflows.quantitative import run_quantitative
 
     t0 = time.perf_counter()
 
     def progress(ev):
-        print(f"  [{time.perf_counter() - t0:7.1f} s] {data.name} {inputs}: {ev['message']}",
-              flush=True)
+        if ev.get("event") in ("task_end", "task_failed"):
+            what = "failed: " + ev["error"] if ev["event"] == "task_failed" else "done"
+            print(f"  [{time.perf_counter() - t0:7.1f} s] {data.name} {inputs}: {ev['model']} "
+                  f"({ev['trait']}), fold {ev['repeat']}.{ev['fold_outer']} {what} "
+                  f"({ev['task'] + 1}/{ev['n_tasks']})", flush=True)
 
-    if model == "LassoNet" and not model_params:
-        model_params = {"LassoNet": PRESET_LASSONET["app"]}
     run = run_quantitative(data, traits=traits, models=[model], input_sets=[inputs],
-                           config=PRESETS["app"], n_components=rank, folds=folds,
-                           grvsnn_params=PRESET_GRVSNN["app"], model_params=model_params,
-                           progress=progress)
-    if model in run.skipped:
-        print(f"  skipped {model}: {run.skipped[model]}")
+                           preset="quick", n_components=rank, folds=folds, overrides=overrides,
+                           on_event=progress)
+    if model in run.info["skipped"]:
+        print(f"  skipped {model}: {run.info['skipped'][model]}")
         return None
-    return {"summary": run.summary(), "scores": run.scores(), "m": run.n_components,
-            "seconds": time.perf_counter() - t0}
+    for note in run.notes:
+        print("  note:", note)
+    return {"version": CACHE_VERSION, "summary": run.summary(), "scores": run.metrics,
+            "m": run.info["n_components"], "seconds": time.perf_counter() - t0}
 
 
-def run_one(data, traits, folds, rank, inputs, model, *, fresh: bool, model_params=None,
+def run_one(data, traits, folds, rank, inputs, model, *, fresh: bool, overrides=None,
             tag: str = "", only_folds=None, cached_only: bool = False):
     """Results of one (dataset, inputs, model): the whole-run cache if there is one, else one
     cache per outer fold (so that long runs can be split over processes and stopped), combined;
-    ``summary`` then covers the folds available (its ``folds`` column says how many)."""
+    ``summary`` then covers the folds available (its ``n`` column says how many)."""
+    from genoapp.fileio import atomic_write
+    from genoapp.workflows.protocol import summarize
+
     whole = cache_path(data, inputs, model, tag)
-    if whole.is_file() and not fresh:
-        with open(whole, "rb") as fh:
-            return pickle.load(fh)
+    res = None if fresh else read_cache(whole)
+    if res is not None:
+        return res
     parts, m = [], None
     for i, fold in enumerate(folds, start=1):
         path = cache_path(data, inputs, model, f"{tag}_fold{i}")
-        if path.is_file() and not fresh:
-            with open(path, "rb") as fh:
-                res = pickle.load(fh)
-        elif cached_only or (only_folds and i not in only_folds):
-            continue
-        else:
-            res = _fit_folds(data, traits, [fold], rank, inputs, model, model_params=model_params)
+        res = None if fresh else read_cache(path)
+        if res is None:
+            if cached_only or (only_folds and i not in only_folds):
+                continue
+            res = _fit_folds(data, traits, [fold], rank, inputs, model, overrides=overrides)
             if res is None:
                 return None
-            CACHE.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            with open(tmp, "wb") as fh:
-                pickle.dump(res, fh)
-            os.replace(tmp, path)
+            atomic_write(path, pickle.dumps(res), what="the benchmark cache")
         parts.append(res["scores"])
         m = res["m"]
     if not parts:
         return None
-    from genoapp.train.cv import summarize_scores
-
     scores = pd.concat(parts, ignore_index=True)
-    return {"summary": summarize_scores(scores, by=("inputs", "model", "trait")),
+    return {"version": CACHE_VERSION, "summary": summarize(scores, task="regression"),
             "scores": scores, "m": m}
 
 
 def main() -> None:
-    from genoapp.quantitative import MODELS, available_models
+    from genoapp.workflows.quantitative import resolve_rank
+    from genoapp.workflows.registry import (
+        MODEL_NAMES,
+        QUANTITATIVE_MODELS,
+        available_models,
+        model_key,
+    )
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--datasets", nargs="+", default=["mice", "wheat"])
-    ap.add_argument("--models", nargs="+", default=list(MODELS))
+    ap.add_argument("--models", nargs="+", default=[MODEL_NAMES[k] for k in QUANTITATIVE_MODELS],
+                    help="model names or registry keys (default: every quantitative model)")
     ap.add_argument("--inputs", nargs="+", default=["markers", "markers + loadings"])
     ap.add_argument("--threads", type=int, default=int(os.environ.get("GENOAPP_THREADS", 2)),
                     help="torch and BLAS threads (1 is faster on a loaded shared machine)")
     ap.add_argument("--model-params", default="{}",
-                    help='JSON: model -> constructor arguments, e.g. \'{"LassoNet": '
-                         '{"path_multiplier": 1.1}}\' (labelled in the output)')
+                    help='JSON: model (name or key) -> constructor arguments over the quick '
+                         'preset, e.g. \'{"LassoNet": {"path_multiplier": 1.1}}\' (labelled in '
+                         'the output)')
     ap.add_argument("--max-folds", type=int, default=None,
                     help="use only the first N outer folds (labelled in the output)")
     ap.add_argument("--folds", nargs="+", type=int, default=None,
@@ -166,22 +195,23 @@ def main() -> None:
     import torch
     from threadpoolctl import threadpool_limits
 
-    model_params = json.loads(args.model_params)
+    model_params = {MODEL_NAMES[model_key(k)]: v for k, v in json.loads(args.model_params).items()}
+    models = [MODEL_NAMES[model_key(m)] for m in args.models]
     torch.set_num_threads(args.threads)
     threadpool_limits(args.threads)
     t_all = time.perf_counter()
-    avail = available_models()
+    avail = {MODEL_NAMES[k]: why for k, why in available_models("regression").items()}
     rows = []
     for dataset in args.datasets:
         data, traits, folds, rank = load(dataset)
         if args.max_folds:
             folds = folds[: args.max_folds]
-        m = data.resolve_rank(rank)
-        print(f"{dataset}: {data.n_samples} x {data.n_markers} markers, traits {traits}, "
+        m = resolve_rank(data, rank)
+        print(f"{dataset}: {data.n_samples} x {data.n_variants} markers, traits {traits}, "
               f"{len(folds)} folds, loadings m = {m} ({rank}; elbow {data.relationship.elbow}, "
               f"plateau {data.relationship.plateau})", flush=True)
         for inputs in args.inputs:
-            for model in args.models:
+            for model in models:
                 if avail.get(model) is not None:
                     print(f"  skip {model}: {avail[model]}")
                     continue
@@ -192,14 +222,14 @@ def main() -> None:
                 if args.max_folds:
                     tag += f"_first{args.max_folds}folds"
                 res = run_one(data, traits, folds, rank, inputs, model, fresh=args.fresh,
-                              model_params={model: params} if params else None, tag=tag,
+                              overrides={model_key(model): params} if params else None, tag=tag,
                               only_folds=args.folds, cached_only=args.cached_only)
                 if res is None:
                     continue
                 for _, s in res["summary"].iterrows():
                     rows.append({"dataset": dataset, "trait": s["trait"], "inputs": inputs,
                                  "model": model + (f" [{tag.strip('_')}]" if tag else ""), "m": res["m"] if inputs != "markers" else None,
-                                 "folds": int(s["folds"]),
+                                 "folds": int(s["n"]),
                                  "mse": s["mse_mean"], "mse_sd": s["mse_sd"],
                                  "r": s["r_mean"], "r_sd": s["r_sd"],
                                  "dcor": s["dcor_mean"], "dcor_sd": s["dcor_sd"],

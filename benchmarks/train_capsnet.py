@@ -20,6 +20,9 @@ machines::
 
     flock /tmp/genoapp_heavy.lock .venv/bin/python benchmarks/train_capsnet.py
 
+``--smoke`` runs the same steps on 1/10 of the samples and 1/20 of the features (checks the
+script, measures nothing useful; its own cache file).
+
 The last line is ``RESULT {json}`` with ``capsnet_epoch_cpu_s``, ``mlp_epoch_cpu_s``,
 ``capsnet_epoch_gpu_s`` (null without a GPU) and the details.
 """
@@ -29,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
 import tempfile
 import time
@@ -41,26 +43,36 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from genoapp.fileio import atomic_path  # noqa: E402
 from genoapp.models.capsnet import DiseaseCapsuleNet  # noqa: E402
 from genoapp.models.mlp import MLPNet  # noqa: E402
 from genoapp.train import resolve_device, train_module  # noqa: E402
 
 N_SAMPLES, N_FEATURES, BATCH = 13_386, 75_584, 128
-CACHE = Path(tempfile.gettempdir()) / "genoapp_bench" / f"capsnet_features_{N_SAMPLES}x{N_FEATURES}.npy"
 
 
-def paper_features(path: Path = CACHE) -> tuple[np.ndarray, np.ndarray]:
+def cache_path() -> Path:
+    """Cache file of the (N_SAMPLES, N_FEATURES) matrix under the system temp folder."""
+    return Path(tempfile.gettempdir()) / "genoapp_bench" / f"capsnet_features_{N_SAMPLES}x{N_FEATURES}.npy"
+
+
+CACHE = cache_path()
+
+
+def paper_features(path: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The cached (N_SAMPLES, N_FEATURES) float32 matrix (memory-mapped) and balanced labels."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = cache_path() if path is None else path
     if not path.is_file():
-        tmp = path.with_suffix(".tmp.npy")
-        X = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(N_SAMPLES, N_FEATURES))
-        rng = np.random.default_rng(2023)
-        for s in range(0, N_SAMPLES, 512):
-            X[s:s + 512] = rng.standard_normal((min(512, N_SAMPLES - s), N_FEATURES), dtype=np.float32)
-        X.flush()
-        del X
-        os.replace(tmp, path)
+        # written under a temporary name and renamed when complete (genoapp.fileio)
+        with atomic_path(path, what="the benchmark features") as tmp:
+            X = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32,
+                                          shape=(N_SAMPLES, N_FEATURES))
+            rng = np.random.default_rng(2023)
+            for s in range(0, N_SAMPLES, 512):
+                X[s:s + 512] = rng.standard_normal((min(512, N_SAMPLES - s), N_FEATURES),
+                                                   dtype=np.float32)
+            X.flush()
+            del X
     X = np.load(path, mmap_mode="r")
     y = np.zeros(N_SAMPLES, dtype=np.int64)
     y[np.random.default_rng(0).permutation(N_SAMPLES)[: N_SAMPLES // 2]] = 1
@@ -108,7 +120,13 @@ def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--batches", type=int, default=5, help="capsule batches timed on the CPU (default 5)")
     ap.add_argument("--full", action="store_true", help="run a full capsule epoch on the CPU too")
+    ap.add_argument("--smoke", action="store_true", help="1/10 of the samples, 1/20 of the features: "
+                    "checks the script, measures nothing useful")
     args = ap.parse_args(argv)
+    global N_SAMPLES, N_FEATURES, CACHE
+    if args.smoke:
+        N_SAMPLES, N_FEATURES = N_SAMPLES // 10, N_FEATURES // 20
+        CACHE = cache_path()
     torch.manual_seed(0)
     t0 = time.perf_counter()
     X, y = paper_features()
@@ -116,7 +134,7 @@ def main(argv=None) -> dict:
     n_batches = math.ceil(N_SAMPLES / BATCH)
     cpu = torch.device("cpu")
     rows = []
-    res = {"n_samples": N_SAMPLES, "n_features": N_FEATURES, "batch_size": BATCH,
+    res = {"smoke": bool(args.smoke), "n_samples": N_SAMPLES, "n_features": N_FEATURES, "batch_size": BATCH,
            "batches_per_epoch": n_batches, "cpu_threads": torch.get_num_threads(),
            "data_seconds": round(t_data, 1)}
 

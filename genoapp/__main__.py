@@ -2,12 +2,17 @@
 
 Commands
 --------
-run       Run the case/control pipeline from a configuration (a JSON file written by ``config``,
-          or a run directory / run.json saved by the app) or a preset, print progress, write the
-          run directory (the same as the app's) and optionally its HTML report.
+run       Run an analysis (case/control or quantitative traits) from a configuration (a JSON
+          file written by ``config``, or a run directory / run.json saved by the app) or a
+          preset, print progress, write the run directory (the same as the app's) and
+          optionally its HTML report.
 config    Print a preset configuration as JSON, or the configuration recorded in a run.
 report    Write the self-contained HTML report of a run directory.
 bundle    Zip a run directory (with its report) for sharing; ``--load`` unpacks one.
+
+Before ``run`` starts on files, warnings about them (impossible base-pair positions, variant
+IDs used more than once, trait columns without any value) are printed on stderr, as on the
+app's Data page; they do not stop the run.
 
 Exit status 0 on success, 2 on a configuration or input-data error (the message says which
 file or setting), 130 when interrupted.
@@ -50,49 +55,111 @@ class _Printer:
         kind = ev.get("event")
         n = max(int(ev.get("n_tasks", 1) or 1), 1)
         frac = float(ev.get("task", 0)) / n
-        what = f"{ev.get('model', '')} on {ev.get('input', '')}, seed {ev.get('seed', '')}"
+        what = (f"{ev.get('model', '')} on {ev.get('input', '')} ({ev.get('trait', '')}), "
+                f"fold {ev.get('repeat', 1)}.{ev.get('fold_outer', 1)}, seed {ev.get('seed', '')}")
         if kind == "task_begin":
-            self._say(f"{'Train':<9}{_bar(frac)} {what}: {ev.get('n_folds', 0)} validation fold(s)")
+            self._say(f"{'Train':<9}{_bar(frac)} {what}")
         elif kind == "fit_begin" and ev.get("fold") == "final":
             self._say(f"{'Train':<9}{_bar(frac)} {what}: final fit on all training samples")
         elif kind == "task_end":
-            acc = (ev.get("metrics") or {}).get("accuracy")
+            m = ev.get("metrics") or {}
+            shown = ", ".join(f"test {k} {v:.3f}" for k, v in m.items()
+                              if k in ("accuracy", "roc_auc", "r") and v is not None)
             self._say(f"{'Train':<9}{_bar((ev.get('task', 0) + 1) / n)} {what}: done"
-                      + (f", test accuracy {acc:.3f}" if acc is not None else ""))
+                      + (f", {shown}" if shown else ""))
         elif kind == "task_failed":
             self._say(f"{'Train':<9}{what}: FAILED: {ev.get('error')}")
         elif kind == "message":
             self._say(f"{'Train':<9}{ev.get('text', '')}")
 
 
+def _data_check_warnings(data: dict) -> list[str]:
+    """Pre-flight warnings about a run's input files (the Data page's "Data checks").
+
+    Parameters
+    ----------
+    data : dict
+        The ``data`` section of a run configuration, command-line overrides applied:
+        ``source`` (``"demo"`` or ``"files"``), ``bed``, ``phenotypes``, ``covariates``
+        (absolute or root-relative paths).
+
+    Returns
+    -------
+    list of str
+        :func:`genoapp.io.check_positions` warnings on the .bim, the duplicate variant-ID report
+        (:func:`genoapp.io.duplicate_variant_ids_message`) and the trait columns without any
+        value (:func:`genoapp.io.all_missing_messages`); empty for the demo data, and for files
+        that cannot be read (the run itself then reports the problem).
+    """
+    from genoapp.errors import GenoappError
+    from genoapp.io import (
+        all_missing_messages,
+        check_positions,
+        duplicate_variant_ids,
+        duplicate_variant_ids_message,
+        from_root_relative,
+        plink_paths,
+        read_bim,
+        read_sample_table,
+    )
+
+    if data.get("source") != "files" or not data.get("bed"):
+        return []
+    out: list[str] = []
+    try:
+        bim = plink_paths(from_root_relative(data["bed"]))[2]
+        variants = read_bim(bim)
+        out.extend(check_positions(variants))
+        dup = duplicate_variant_ids_message(duplicate_variant_ids(variants),
+                                            where=f"the .bim {bim.name}")
+        if dup:
+            out.append(dup)
+    except (GenoappError, OSError):
+        pass  # missing or unreadable fileset: the run reports it with its own message
+    for key, kind in (("phenotypes", "phenotype"), ("covariates", "covariate")):
+        if not data.get(key):
+            continue
+        try:
+            table = read_sample_table(from_root_relative(data[key]), kind=kind)
+        except (GenoappError, OSError):
+            continue
+        out.extend(all_missing_messages(table))
+    return out
+
+
 def _cmd_run(args) -> int:
     from genoapp.report import run_report_html
-    from genoapp.runconfig import preset_run_config, read_run_config, run_pipeline
-    from genoapp.runs import open_run
-    from genoapp.train.protocol import comparison_table
+    from genoapp.runs import open_run, run_pipeline
+    from genoapp.workflows.config import RunConfig, read_run_config
+    from genoapp.workflows.presets import run_config
 
-    cfg = preset_run_config(args.preset) if args.preset else read_run_config(args.config)
+    cfg = RunConfig.from_dict(run_config(args.preset)) if args.preset else read_run_config(args.config)
     overrides = {k: v for k, v in (("bed", args.bed), ("phenotypes", args.pheno),
-                                   ("covariates", args.covar)) if v}
+                                   ("covariates", args.covar), ("pedigree", args.pedigree),
+                                   ("grm", args.grm)) if v}
     if overrides:
         overrides["source"] = "files"
+    for warning in _data_check_warnings({**cfg.data, **overrides}):  # before any work starts
+        print(f"warning: {warning}", file=sys.stderr, flush=True)
     printer = _Printer(args.quiet)
     run_dir, result = run_pipeline(cfg, runs_dir=args.runs_dir, data_overrides=overrides or None,
                                    on_event=printer.event, progress=printer.step)
-    table = comparison_table(result.protocol.summary())
-    print(table.to_string(index=False))
+    print(result.table().to_string(index=False))
     print(f"run directory: {run_dir}")
     if args.report:
+        from genoapp.fileio import atomic_write
+
         out = Path(args.report)
-        out.write_text(run_report_html(open_run(run_dir)), encoding="utf-8")
+        atomic_write(out, run_report_html(open_run(run_dir)), what="the report")
         print(f"report: {out}")
     return 0
 
 
 def _cmd_config(args) -> int:
-    from genoapp.runconfig import preset_run_config, read_run_config
+    from genoapp.workflows.config import read_run_config
+    from genoapp.workflows.presets import run_config
 
-    cfg = read_run_config(args.run) if args.run else preset_run_config(args.preset or "teaching-demo")
+    cfg = read_run_config(args.run).to_dict() if args.run else run_config(args.preset or "teaching-demo")
     text = json.dumps(cfg, indent=2, default=list)
     if args.output:
         Path(args.output).write_text(text + "\n")
@@ -106,8 +173,10 @@ def _cmd_report(args) -> int:
     from genoapp.runs import open_run
 
     run = open_run(args.run_dir)
+    from genoapp.fileio import atomic_write
+
     out = Path(args.output or Path(args.run_dir) / "report.html")
-    out.write_text(run_report_html(run), encoding="utf-8")
+    atomic_write(out, run_report_html(run), what="the report")
     print(f"report: {out}")
     return 0
 
@@ -118,18 +187,18 @@ def _cmd_bundle(args) -> int:
     if args.load:
         print(f"run directory: {load_bundle(Path(args.path), args.runs_dir)}")
         return 0
+    from genoapp.fileio import atomic_write
+
     out = Path(args.output or f"{Path(args.path).resolve().name}.zip")
     data = make_bundle(args.path)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, out)  # never a half-written bundle
+    atomic_write(out, data, what="the bundle")  # never a half-written bundle
     print(f"bundle: {out} ({len(data) / 1e6:.1f} MB)")
     return 0
 
 
 def main(argv=None) -> int:
     """Entry point of ``python -m genoapp``; returns the exit status."""
-    from genoapp.runconfig import PRESET_CONFIGS
+    from genoapp.workflows.presets import RUN_CONFIGS
 
     ap = argparse.ArgumentParser(prog="python -m genoapp", description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="command", required=True)
@@ -137,17 +206,19 @@ def main(argv=None) -> int:
     r = sub.add_parser("run", help="run the pipeline from a configuration or a preset")
     src = r.add_mutually_exclusive_group(required=True)
     src.add_argument("--config", help="JSON configuration, or a run directory / run.json saved by the app")
-    src.add_argument("--preset", choices=sorted(PRESET_CONFIGS))
+    src.add_argument("--preset", choices=sorted(RUN_CONFIGS))
     r.add_argument("--runs-dir", help="where to write the run directory (default ~/genoapp_runs or $GENOAPP_RUNS_DIR)")
     r.add_argument("--bed", help="PLINK fileset (replaces the configuration's; needed for uploaded files)")
     r.add_argument("--pheno", help="phenotype table (replaces the configuration's)")
     r.add_argument("--covar", help="covariate table (replaces the configuration's)")
+    r.add_argument("--pedigree", help="pedigree file (quantitative runs; replaces the configuration's)")
+    r.add_argument("--grm", help="GCTA GRM prefix (quantitative runs; replaces the configuration's)")
     r.add_argument("--report", help="also write the HTML report to this file")
     r.add_argument("--quiet", action="store_true", help="no progress lines")
     r.set_defaults(func=_cmd_run)
 
     c = sub.add_parser("config", help="print a preset configuration, or the one recorded in a run")
-    c.add_argument("--preset", choices=sorted(PRESET_CONFIGS))
+    c.add_argument("--preset", choices=sorted(RUN_CONFIGS))
     c.add_argument("--run", help="run directory or run.json")
     c.add_argument("-o", "--output", help="write to this file instead of printing")
     c.set_defaults(func=_cmd_config)

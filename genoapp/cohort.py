@@ -10,6 +10,7 @@ Genotypes are read on demand as dosages of A1 (float32, NaN = missing), see DESI
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
 from collections.abc import Iterable
 
@@ -18,6 +19,7 @@ import pandas as pd
 
 from genoapp.errors import ConfigError, InputDataError
 from genoapp.io.plink import PlinkGenotypes, open_plink
+from genoapp.io.sanitize import clean_text, excerpt, shown_path
 from genoapp.io.tables import (
     BinaryCoding,
     IdReport,
@@ -41,6 +43,16 @@ def _label(value) -> str:
     if isinstance(value, float | np.floating) and float(value).is_integer():
         return str(int(value))
     return str(value)
+
+
+#: Longest sample ID (FID/IID) or column name quoted in a message (IDs are longer than the
+#: sanitiser's default of 20 characters more often than column names).
+_ID_CHARS = 40
+
+
+def _ids(values, *, max_items: int = 5) -> str:
+    """A bounded, sanitised excerpt of IDs or column names from a user file, for messages."""
+    return excerpt(values, max_items=max_items, max_chars=_ID_CHARS)
 
 
 def _as_list(values) -> list:
@@ -97,6 +109,20 @@ class Cohort:
         table when it was loaded (so that a subset with one class keeps its meaning).
     notes : list of str
         What was done while merging (renamed columns, FID set to IID, ...), for the UI.
+    variant_index : numpy.ndarray or None
+        0-based .bim rows of the selected variants (None = all), e.g. those kept by QC.
+    column_sources : dict of str to str
+        Which table each merged column came from (``"phenotype"`` or ``"covariate"``).
+    relationship : object or None
+        Loadings of a pedigree or relationship matrix
+        (:class:`genoapp.features.pedigree.RelationshipLoadings`), attached by the
+        quantitative-trait workflow.
+    loading_rows : numpy.ndarray or None
+        Row of ``relationship.loadings`` for each selected sample.
+    relationship_source : str
+        What the loadings come from ("pedigree FILE (A over N individuals)", "GRM FILE").
+    files : dict of str to str
+        Input files, for run records.
     """
 
     genotypes: PlinkGenotypes
@@ -106,6 +132,12 @@ class Cohort:
     covariate_report: IdReport | None = None
     binary_codings: dict[str, str] = dataclasses.field(default_factory=dict)
     notes: list[str] = dataclasses.field(default_factory=list)
+    variant_index: np.ndarray | None = None
+    column_sources: dict[str, str] = dataclasses.field(default_factory=dict)
+    relationship: object = None
+    loading_rows: np.ndarray | None = None
+    relationship_source: str = ""
+    files: dict[str, str] = dataclasses.field(default_factory=dict)
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -179,24 +211,25 @@ class Cohort:
             key_name = "(FID, IID)" if on == "FID_IID" else "IID"
             for dups, what in (
                 (report.duplicated_in_phenotypes, where),
-                (report.duplicated_in_genotypes, f"the .fam file {geno.fam_path}"),
+                (report.duplicated_in_genotypes, f"the .fam file {shown_path(geno.fam_path)}"),
             ):
                 if len(dups):
-                    shown = ", ".join(
-                        f"{f}/{i}" if on == "FID_IID" else str(i)
-                        for f, i in zip(dups["FID"].head(10), dups["IID"].head(10), strict=True)
-                    )
+                    keys = [
+                        f"{clean_text(f, max_chars=_ID_CHARS)}/{clean_text(i, max_chars=_ID_CHARS)}"
+                        if on == "FID_IID" else i
+                        for f, i in zip(dups["FID"], dups["IID"], strict=True)
+                    ]
                     raise InputDataError(
                         f"{what}: {len(dups)} sample IDs {key_name} occur on more than one row "
-                        f"({shown}{' ...' if len(dups) > 10 else ''}). Rows are never dropped "
+                        f"({excerpt(keys, max_chars=2 * _ID_CHARS + 1)}). Rows are never dropped "
                         "silently: keep one row per sample and load the file again."
                     )
             if report.n_both == 0:
                 raise InputDataError(
                     f"{where}: "
                     + " ".join(report.messages()[:1])
-                    + f" (genotype IDs e.g. {', '.join(fam['IID'].head(3))}; table IDs e.g. "
-                    f"{', '.join(table['IID'].head(3))})."
+                    + f" (genotype IDs e.g. {_ids(fam['IID'].head(3))}; table IDs e.g. "
+                    f"{_ids(table['IID'].head(3))})."
                 )
             # column clashes
             values = table.drop(columns=["FID", "IID"])
@@ -204,7 +237,8 @@ class Cohort:
             for col in values.columns:
                 if col in added:
                     raise InputDataError(
-                        f"Column '{col}' is in both the {added[col]} table and the {kind} table. "
+                        f"Column '{clean_text(col, max_chars=_ID_CHARS)}' is in both the "
+                        f"{added[col]} table and the {kind} table. "
                         "Rename it in one of them so that every column has one meaning."
                     )
                 if col in _BASE_COLUMNS:
@@ -239,7 +273,8 @@ class Cohort:
             for col in merged.columns:
                 if col in samples.columns or col in added:
                     raise InputDataError(
-                        f"Column '{col}' of the {kind} table clashes with an existing column; "
+                        f"Column '{clean_text(col, max_chars=_ID_CHARS)}' of the {kind} table "
+                        "clashes with an existing column; "
                         "rename it."
                     )
                 added[col] = kind
@@ -251,6 +286,10 @@ class Cohort:
                     if renames.get(c, c) in samples.columns
                 }
             )
+        files = {"bed": str(geno.bed_path)}
+        for kind, source in (("phenotypes", phenotypes), ("covariates", covariates)):
+            if isinstance(source, str | os.PathLike):
+                files[kind] = str(source)
         return cls(
             genotypes=geno,
             samples=samples,
@@ -259,6 +298,8 @@ class Cohort:
             covariate_report=reports.get("covariate"),
             binary_codings=codings,
             notes=notes,
+            column_sources=dict(added),
+            files=files,
         )
 
     # ------------------------------------------------------------------ properties
@@ -269,13 +310,54 @@ class Cohort:
 
     @property
     def n_variants(self) -> int:
-        """Number of variants in the .bim."""
-        return self.genotypes.n_variants
+        """Number of selected variants (all of the .bim unless a subset was taken)."""
+        if self.variant_index is None:
+            return self.genotypes.n_variants
+        return int(self.variant_index.size)
 
     @property
     def variants(self) -> pd.DataFrame:
-        """The variants table of the genotypes (chrom, id, cM, pos, A1, A2)."""
-        return self.genotypes.variants
+        """The selected variants (chrom, id, cM, pos, A1, A2), ``RangeIndex``."""
+        if self.variant_index is None:
+            return self.genotypes.variants
+        return self.genotypes.variants.iloc[self.variant_index].reset_index(drop=True)
+
+    @property
+    def trait_names(self) -> list[str]:
+        """Numeric columns of the phenotype table with at least 10 observed values
+        (candidate quantitative traits)."""
+        cols = [c for c, k in self.column_sources.items() if k == "phenotype"
+                and c in self.samples.columns]
+        return [c for c in cols if pd.api.types.is_numeric_dtype(self.samples[c])
+                and self.samples[c].notna().sum() >= 10]
+
+    def take_variants(self, idx) -> Cohort:
+        """New cohort restricted to some of the current variants.
+
+        Parameters
+        ----------
+        idx : array-like of bool or int
+            Mask over the current variants or 0-based positions into them (sorted, repeats
+            removed).
+
+        Raises
+        ------
+        ConfigError
+            Wrong mask length or positions out of range.
+        """
+        arr = np.asarray(idx)
+        n = self.n_variants
+        if arr.dtype == bool:
+            if arr.shape != (n,):
+                raise ConfigError(f"take_variants: mask has shape {arr.shape}; expected ({n},).")
+            pos = np.flatnonzero(arr)
+        else:
+            pos = np.unique(arr.astype(np.int64))
+            if pos.size and (pos.min() < 0 or pos.max() >= n):
+                raise ConfigError(f"take_variants: positions must lie in 0..{n - 1}.")
+        base = np.arange(self.genotypes.n_variants) if self.variant_index is None \
+            else self.variant_index
+        return dataclasses.replace(self, variant_index=base[pos].astype(np.int64))
 
     @property
     def sample_index(self) -> np.ndarray:
@@ -293,9 +375,17 @@ class Cohort:
     # ------------------------------------------------------------------ selection
     def _column(self, name: str, what: str) -> pd.Series:
         if name not in self.samples.columns:
+            columns = [str(c) for c in self.samples.columns]
+            key = str(name).lower()
+            similar = [c for c in columns
+                       if key and (key in c.lower() or (len(c) >= 3 and c.lower() in key))]
+            similar += [c for c in difflib.get_close_matches(str(name), columns, n=3)
+                        if c not in similar]
+            hint = f" Did you mean: {_ids(similar)}?" if similar else ""
             raise ConfigError(
-                f"{what} '{name}' is not a column of cohort '{self.name}'; columns: "
-                f"{', '.join(map(str, self.samples.columns))}."
+                f"{what} '{clean_text(name, max_chars=_ID_CHARS)}' is not a column of cohort "
+                f"'{clean_text(self.name, max_chars=_ID_CHARS)}'.{hint} Columns: "
+                f"{_ids(columns, max_items=30)}."
             )
         return self.samples[name]
 
@@ -326,7 +416,10 @@ class Cohort:
                 )
             keep = np.zeros(self.n_samples, dtype=bool)
             keep[arr.astype(np.int64)] = True
-        return dataclasses.replace(self, samples=self.samples.loc[keep].reset_index(drop=True))
+        rows_kept = np.flatnonzero(keep)
+        lr = None if self.loading_rows is None else np.asarray(self.loading_rows)[rows_kept]
+        return dataclasses.replace(self, samples=self.samples.loc[keep].reset_index(drop=True),
+                                   loading_rows=lr)
 
     def select(
         self,
@@ -379,8 +472,10 @@ class Cohort:
                 unknown = [b for b in requested if _label(b) not in alias and str(b) not in alias]
                 if unknown:
                     raise ConfigError(
-                        f"select: batches {unknown} are not values of '{batch_column}'; present: "
-                        f"{', '.join(present[:30])}{' ...' if len(present) > 30 else ''}."
+                        f"select: batches {[clean_text(b, max_chars=_ID_CHARS) for b in unknown[:5]]}"
+                        f"{' ...' if len(unknown) > 5 else ''} are not values of "
+                        f"'{clean_text(batch_column, max_chars=_ID_CHARS)}'; present: "
+                        f"{_ids(present, max_items=30)}."
                     )
                 wanted = [alias.get(_label(b), alias.get(str(b))) for b in requested]
                 keep &= labels.isin(wanted).to_numpy()
@@ -404,8 +499,10 @@ class Cohort:
             applied.append(f"{require_phenotype} observed")
         if not keep.any():
             raise ConfigError(
-                f"select: no sample of cohort '{self.name}' ({self.n_samples} samples) satisfies "
-                f"{' and '.join(applied) or 'the selection'}. Loosen the selection."
+                f"select: no sample of cohort '{clean_text(self.name, max_chars=_ID_CHARS)}' "
+                f"({self.n_samples} samples) satisfies "
+                f"{clean_text(' and '.join(applied), max_chars=200) or 'the selection'}. "
+                "Loosen the selection."
             )
         return self.take(keep)
 
@@ -526,9 +623,19 @@ class Cohort:
             the order of ``samples``.
         """
         return self.genotypes.read(
-            self._sample_idx(), variant_idx, dtype=dtype, num_threads=num_threads
+            self._sample_idx(), self._file_variants(variant_idx), dtype=dtype,
+            num_threads=num_threads
         )
 
     def read_int8(self, variant_idx=None, *, num_threads: int | None = None) -> np.ndarray:
         """As :meth:`read_dosages` but int8 with -127 = missing (memory-light, for QC)."""
-        return self.genotypes.read_int8(self._sample_idx(), variant_idx, num_threads=num_threads)
+        return self.genotypes.read_int8(self._sample_idx(), self._file_variants(variant_idx),
+                                        num_threads=num_threads)
+
+    def _file_variants(self, variant_idx):
+        """.bim rows of ``variant_idx`` (positions among the selected variants)."""
+        if self.variant_index is None:
+            return variant_idx
+        if variant_idx is None:
+            return self.variant_index
+        return self.variant_index[np.arange(self.n_variants)[variant_idx]]

@@ -17,3 +17,11 @@ class InputDataError(GenoappError, ValueError):
 
 class ConfigError(GenoappError, ValueError):
     """A configuration value is outside its allowed range or inconsistent with the data."""
+
+
+class StorageError(GenoappError, OSError):
+    """Results could not be written: disk full, read-only or not writable folder.
+
+    The message says what was being written, where, why, and how much space is free; the app
+    keeps the results in memory so the user can retry.
+    """

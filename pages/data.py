@@ -1,11 +1,20 @@
 """Data page: load genotypes and phenotypes, reconcile IDs, choose samples and the phenotype."""
 
+import os
 from pathlib import Path
 
 import streamlit as st
 
 from genoapp.cohort import Cohort
-from genoapp.io import is_binary_trait
+from genoapp.io import all_missing_messages, is_binary_trait
+from genoapp.io.checks import check_positions, duplicate_variant_ids, duplicate_variant_ids_message
+from genoapp.io.roots import (
+    ENV_VAR,
+    describe_roots,
+    relative_to_root,
+    resolve_data_path,
+    resolve_plink_prefix,
+)
 from genoapp.plots import cases_controls_bar
 from genoapp.ui import state
 from genoapp.ui.errors import guard
@@ -26,17 +35,31 @@ with st.expander("Load another cohort", expanded=False):
             with guard("Loading the demo cohort"):
                 state.ensure_demo_loaded()
     elif how == "Files on the server":
+        with guard("Reading the allowed data folders"):
+            st.caption(f"Only files inside these server folders can be read: {describe_roots()}. "
+                       "A path may also be written relative to one of them, e.g. "
+                       "`assets:demo/human_1kg_hapmap3`. To allow another folder, start the app "
+                       f"with the environment variable `{ENV_VAR}=/path/to/folder` (several "
+                       f"separated by `{os.pathsep}`); or upload the files instead.")
         bed = st.text_input("PLINK prefix or .bed path", key="path_bed",
-                            placeholder="/data/study/cohort (or /data/study/cohort.bed)")
+                            placeholder="~/genoapp_data/study/cohort (or .../cohort.bed)")
         pheno = st.text_input("Phenotype table (optional)", key="path_pheno")
         covar = st.text_input("Covariate table (optional: batch, population, ...)", key="path_covar")
         if st.button("Load", key="load_paths", disabled=not bed):
             with guard("Loading the files"):
-                c = Cohort.from_files(bed.strip(), phenotypes=pheno.strip() or None,
-                                      covariates=covar.strip() or None, name=Path(bed.strip()).name)
+                # confine every path to the data roots before anything is opened
+                bed_path = resolve_plink_prefix(bed.strip())
+                pheno_path = (resolve_data_path(pheno.strip(), what="phenotype table")
+                              if pheno.strip() else None)
+                covar_path = (resolve_data_path(covar.strip(), what="covariate table")
+                              if covar.strip() else None)
+                c = Cohort.from_files(bed_path, phenotypes=pheno_path, covariates=covar_path,
+                                      name=bed_path.name)
+                # run records carry root-relative paths ("root:relative/path"), not server paths
                 state.put("cohort", {"cohort": c, "source": "path",
-                                     "files": {"bed": bed.strip(), "phenotypes": pheno.strip() or None,
-                                               "covariates": covar.strip() or None}})
+                                     "files": {"bed": relative_to_root(bed_path),
+                                               "phenotypes": relative_to_root(pheno_path) if pheno_path else None,
+                                               "covariates": relative_to_root(covar_path) if covar_path else None}})
     else:
         files = st.file_uploader("The .bed, .bim and .fam files, plus optional phenotype/covariate tables",
                                  accept_multiple_files=True, key="uploads")
@@ -80,12 +103,41 @@ if cohort.id_report is not None:
         for msg in cohort.id_report.messages():
             st.warning(msg)
 
-st.subheader("Samples and phenotype")
 columns = [c for c in cohort.samples.columns if c not in ("sample_index", "FID", "IID", "father", "mother", "sex", "phenotype")]
+
+
+def _data_checks(c: Cohort) -> list[str]:
+    """Pre-flight warnings: odd positions, duplicated variant IDs, traits without any value."""
+    out = list(check_positions(c.variants))
+    dup = duplicate_variant_ids_message(duplicate_variant_ids(c.variants))
+    if dup:
+        out.append(dup)
+    return out + all_missing_messages(c.samples, columns=columns, merged=True)
+
+
+with guard("Checking the data"):
+    if loaded.get("checks_of") != id(cohort):  # once per loaded cohort, not on every rerun
+        loaded["checks"], loaded["checks_of"] = _data_checks(cohort), id(cohort)
+    checks = loaded["checks"]
+    with st.expander(f"Data checks ({len(checks)} warning{'s' if len(checks) != 1 else ''})"
+                     if checks else "Data checks (nothing found)", expanded=bool(checks)):
+        st.caption("Positions that cannot be real base pairs (no map, marker indices, negative "
+                   "or zero positions), variant IDs used more than once in the .bim, and trait "
+                   "columns without any value for the genotyped samples.")
+        for msg in checks:
+            st.warning(msg, icon=":material/warning:")
+        if not checks:
+            st.success("No problem found in the positions, variant IDs or trait columns.")
+
+st.subheader("Samples and phenotype")
 binary = [c for c in columns if is_binary_trait(cohort.samples[c])]
 if not binary:
-    st.warning("No binary (case/control) phenotype column found. Load a phenotype table with a "
-               "0/1 or 1/2 coded column.")
+    empty = all_missing_messages(cohort.samples, columns=columns, merged=True)
+    for msg in empty:  # the real cause when a trait column holds no value at all
+        st.warning(msg)
+    st.warning("No binary (case/control) phenotype column with values found. Load a phenotype "
+               "table with a 0/1 or 1/2 coded column" + (" that has values for the genotyped "
+                                                         "samples." if empty else "."))
     st.stop()
 default_pheno = loaded.get("default_phenotype")
 phenotype = st.selectbox("Case/control phenotype", binary, key="phenotype",

@@ -6,8 +6,9 @@ import pandas as pd
 import streamlit as st
 
 from genoapp.demo import HG19_GENES
+from genoapp.features import FeatureConfig, build_features, default_all_pca_components
 from genoapp.io.genes import GENE_TABLE_FORMATS, read_gene_table
-from genoapp.pipeline import FeatureConfig, build_features, default_all_pca_components
+from genoapp.io.roots import ENV_VAR, describe_roots, relative_to_root, resolve_data_path
 from genoapp.plots.features import (
     explained_variance_histogram,
     gene_loadings_heatmap,
@@ -17,6 +18,7 @@ from genoapp.plots.features import (
 )
 from genoapp.ui import state
 from genoapp.ui.errors import guard
+from genoapp.ui.progress import ProgressSink
 from genoapp.ui.widgets import download_csv, figure
 
 st.title("Features")
@@ -42,6 +44,10 @@ with st.form("features_form"):
                          help="Genome build of the gene table, for the sanity check of positions.")
     flank_kb = g4.number_input("Flank (kb)", 0.0, 500.0, 0.0, 5.0, key="flank_kb",
                                help="A SNP within this distance of a gene counts as inside it.")
+    with guard("Reading the allowed data folders"):
+        st.caption(f"A gene table path must lie inside one of these server folders: "
+                   f"{describe_roots()} (or be written relative to one, e.g. "
+                   f"`assets:genes/glist_hg19.tsv`). Ask the administrator to add a folder to `{ENV_VAR}`.")
     w1, w2 = st.columns(2)
     window_unit = w1.radio("Window size in", ["SNPs", "kb"], horizontal=True, key="window_unit")
     window_size = w2.number_input("Window size", 1, 100_000, 20, key="window_size")
@@ -60,18 +66,23 @@ with st.form("features_form"):
 if submitted:
     with guard("Building features"):
         genes = None
+        gene_table = None  # root-relative ("root:relative/path") for the run record
         if kind == "genes":
-            genes = read_gene_table(gene_path.strip() or HG19_GENES, format=gene_format)
+            # a typed path is confined to the data roots before anything is opened
+            table_path = (resolve_data_path(gene_path.strip(), what="gene table")
+                          if gene_path.strip() else None)
+            genes = read_gene_table(table_path or HG19_GENES, format=gene_format)
+            gene_table = relative_to_root(table_path) if table_path else None
         config = FeatureConfig(kind=kind, flank_kb=flank_kb, fit_on=fit_on, method=method,
                                n_components=int(n_components) or None, build=build,
                                window_snps=int(window_size) if window_unit == "SNPs" else None,
                                window_kb=float(window_size) if window_unit == "kb" else None)
-        bar = st.progress(0.0, text="Building features")
+        bar = ProgressSink("Building features")
         fs = build_features(qc["G"], qc["variants"], split, genes=genes, config=config,
-                            progress=lambda f, msg: bar.progress(min(float(f), 1.0), text=msg))
-        bar.empty()
+                            progress=bar)
+        bar.clear()
         state.put("features", {"split": split, "features": fs,
-                               "gene_table": (gene_path.strip() or None) if kind == "genes" else None,
+                               "gene_table": gene_table,
                                "gene_format": gene_format if kind == "genes" else "auto"})
 
 res = state.get("features")

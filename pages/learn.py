@@ -14,6 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from genoapp.errors import InputDataError
+from genoapp.io.roots import ENV_VAR, describe_roots, resolve_data_path
 from genoapp.learn import (
     LessonConfig,
     prepare_sequences,
@@ -42,39 +43,21 @@ from genoapp.plots.learn import (
     split_comparison_figure,
 )
 from genoapp.plots.training import training_curves
-from genoapp.train import Callback, device_description, resolve_device
+from genoapp.train import device_description, resolve_device
+from genoapp.ui import settings
 from genoapp.ui.errors import guard
+from genoapp.ui.progress import ProgressSink
 from genoapp.ui.widgets import download_csv, figure
 
 _SEQ = "genoapp_learn_seq_"  # session-state prefix of the sequence lesson
 
 
-class _LiveLoss(Callback):
-    """Progress bar and live loss curves for the lesson's CNN."""
-
-    def __init__(self, n_epochs: int):
-        self.n_epochs = n_epochs
-        self._bar = st.progress(0.0, text="CNN: starting")
-        self._chart = st.empty()
-        self._rows: list[dict] = []
-
-    def on_train_begin(self, info: dict) -> None:
-        self._bar.progress(0.0, text=f"CNN: training on {info.get('device', '')}, "
-                                     f"{info.get('n_train', 0):,} sequences")
-
-    def on_epoch_end(self, epoch: int, logs: dict) -> None:
-        self._rows.append(dict(logs))
-        self._bar.progress(min(epoch / self.n_epochs, 1.0),
-                           text=f"CNN: epoch {epoch}/{self.n_epochs} (early stopping may end "
-                                f"sooner), training MSE {logs['train_loss']:.4f}, validation "
-                                f"MSE {logs.get('val_loss', float('nan')):.4f}")
-        self._chart.plotly_chart(loss_curves(self._rows), width="stretch",
-                                 key=f"learn_seq_live_{epoch}")
-
-    def on_train_end(self, logs: dict) -> None:
-        self._bar.progress(1.0, text=f"CNN: done after {logs['epochs_completed']} epochs "
-                                     f"({logs['seconds']:.0f} s); weights of epoch "
-                                     f"{logs['best_epoch']} kept")
+def _live_loss(n_epochs: int) -> ProgressSink:
+    """Bar and live loss curves for the lesson's CNN."""
+    return ProgressSink("CNN", n_epochs=n_epochs, curves=lambda df: loss_curves(df.to_dict("records")),
+                        describe=lambda e, logs: f"epoch {e}/{n_epochs} (early stopping may end "
+                                                 f"sooner), training MSE {logs['train_loss']:.4f}, "
+                                                 f"validation MSE {logs.get('val_loss', float('nan')):.4f}")
 
 
 def _get(name: str):
@@ -128,7 +111,7 @@ def _data_section() -> None:
             d1, d2, d3, d4 = st.columns(4)
             pairs = d1.number_input("Pairwise epistatic terms", 0, 12, 3, key="learn_seq_pairs")
             triples = d2.number_input("Three-way terms", 0, 8, 1, key="learn_seq_triples")
-            seed = d3.number_input("Seed", 0, 2**31 - 1, 0, key="learn_seq_seed")
+            seed = settings.seed()
             ratio = d4.checkbox("Add the original's ratio term", value=False, key="learn_seq_ratio",
                                 help="c·e[a]/e[b]: explodes when e[b] is near 0 (unstable).")
             go = st.form_submit_button("Simulate", key="learn_seq_simulate")
@@ -148,7 +131,12 @@ def _data_section() -> None:
     else:
         if source == "CSV on the server":
             path = st.text_input("Path of the CSV", key="learn_seq_path",
-                                 placeholder="/data/sequences_data.csv")
+                                 placeholder="~/genoapp_data/sequences_data.csv")
+            with guard("Reading the allowed data folders"):
+                st.caption(f"Only files inside these server folders can be read: "
+                           f"{describe_roots()} (a path may be written relative to one, e.g. "
+                           f"`data:sequences_data.csv`). Ask the administrator to add a folder "
+                           f"to `{ENV_VAR}`, or upload the CSV instead.")
             upload = None
         else:
             upload = st.file_uploader("CSV with columns sequences, phenotypes", type=["csv"],
@@ -163,7 +151,8 @@ def _data_section() -> None:
                 if upload is not None:
                     data = read_sequence_csv(upload.getvalue(), name=upload.name)
                 elif path.strip():
-                    data = read_sequence_csv(path.strip())
+                    # confined to the data roots before anything is opened
+                    data = read_sequence_csv(resolve_data_path(path.strip(), what="sequence CSV"))
                 else:
                     raise InputDataError("No file: give a server path or upload a CSV first.")
                 _put("data", {"data": data, "causal": _parse_loci(loci_text, data.length)})
@@ -205,7 +194,7 @@ def _split_section():
     tf = c1.number_input("Test fraction", 0.05, 0.5, 0.2, 0.05, key="learn_seq_test_fraction")
     vf = c2.number_input("Validation fraction of the training set", 0.05, 0.5, 0.2, 0.05,
                          key="learn_seq_val_fraction", help="For early stopping (never the test set).")
-    split_seed = c3.number_input("Split seed", 0, 2**31 - 1, 0, key="learn_seq_split_seed")
+    split_seed = settings.seed()
     fingerprint = (id(data), float(tf), float(vf), int(split_seed))
     prep = _get("prepared")
     if prep is None or prep["fingerprint"] != fingerprint:
@@ -254,8 +243,8 @@ def _train_section(p) -> None:
                                    key="learn_seq_patience")
         n_ism = d2.number_input("Sequences for in-silico mutagenesis", 1, 20000, defaults.n_ism,
                                 key="learn_seq_n_ism", help="Training sequences; 3 L mutants each.")
-        device = d3.selectbox("Device", ["auto", "cpu", "cuda"], key="learn_seq_device")
-        seed = d4.number_input("Seed", 0, 2**31 - 1, 0, key="learn_seq_train_seed")
+        device = settings.device()
+        seed = settings.seed()
         submitted = st.form_submit_button("Train and interpret", type="primary", key="learn_seq_train")
     if submitted:
         with guard("Training the CNN"):
@@ -264,7 +253,7 @@ def _train_section(p) -> None:
             config = LessonConfig(conv_activation=act, epochs=int(epochs), batch_size=int(batch),
                                   learning_rate=float(lr), patience=int(patience),
                                   n_ism=int(n_ism), device=device, random_state=int(seed))
-            result = run_sequence_lesson(p, config=config, callbacks=[_LiveLoss(int(epochs))],
+            result = run_sequence_lesson(p, config=config, callbacks=[_live_loss(int(epochs))],
                                          causal_loci=_get("data")["causal"])
             _put("result", result)
 
@@ -398,7 +387,7 @@ def leakage_lesson_tab():
         p_thr = c1.select_slider("GWAS p-value threshold", [1e-4, 1e-3, 1e-2, 0.05], value=1e-2,
                                  key="learn_leak_p")
         reps = c2.number_input("Random splits", 1, 20, 5, key="learn_leak_reps")
-        seed = c3.number_input("Seed", 0, 10_000, 0, key="learn_leak_seed")
+        seed = settings.seed()
         go = st.form_submit_button("Compare the protocols", type="primary", key="learn_leak_run")
     if go:
         with guard("Leakage lesson"), st.spinner("GWAS and logistic regression on each split"):
@@ -527,7 +516,7 @@ def relatedness_lesson_tab():
         c1, c2, c3 = st.columns(3)
         n_fam = c1.number_input("Families", 20, 400, 150, 10, key="learn_rel_fam")
         h2 = c2.slider("Heritability h²", 0.1, 0.9, 0.6, 0.05, key="learn_rel_h2")
-        seed = c3.number_input("Seed", 0, 10_000, 0, key="learn_rel_seed")
+        seed = settings.seed()
         go = st.form_submit_button("Simulate and compare", type="primary", key="learn_rel_run")
     if go:
         with guard("Relatedness lesson"), st.spinner("Simulating families and fitting ridge regressions"):
@@ -566,7 +555,7 @@ def epistasis_lesson_tab():
         c1, c2, c3 = st.columns(3)
         n = c1.number_input("Samples", 1000, 20_000, 5000, 500, key="learn_epi_n")
         h2 = c2.slider("Heritability h² (liability)", 0.3, 0.95, 0.9, 0.05, key="learn_epi_h2")
-        seed = c3.number_input("Seed", 0, 10_000, 0, key="learn_epi_seed")
+        seed = settings.seed()
         go = st.form_submit_button("Simulate and train", type="primary", key="learn_epi_run")
     if go:
         with guard("Additive vs epistatic lesson"), st.spinner("Simulating and training both models"):

@@ -3,13 +3,16 @@
 import pandas as pd
 import streamlit as st
 
+from genoapp.demo import HG19_GENES, load_demo_truth
+from genoapp.io import read_gene_table
 from genoapp.plots.gwas import manhattan_plot, qq_plot, sample_pca_scatter
 from genoapp.plots.qc import pvalue_histogram, qc_funnel, rate_histogram
 from genoapp.qc import QCConfig
-from genoapp.qc.workflow import QCWorkflowConfig, run_qc_workflow
-from genoapp.ui import state
+from genoapp.ui import settings, state
 from genoapp.ui.errors import guard
+from genoapp.ui.progress import ProgressSink
 from genoapp.ui.widgets import download_csv, figure
+from genoapp.workflows.qc import QCWorkflowConfig, filter_gene_report, run_qc_workflow
 
 st.title("Quality control")
 sel = state.require("selection", "pages/data.py", "Data")
@@ -80,10 +83,15 @@ with st.form("qc_form"):
                               horizontal=True)
         batch_yates = b2.checkbox("Yates correction (2×2)", value=False, key="batch_yates",
                                   help="scipy's chi2_contingency default, used by the authors.")
-        st.markdown("**Association filter (GWAS)** on training samples")
-        gwas_p = _on_value("Keep SNPs with association p below", "gwas_p", 0.05,
+        st.markdown("**Association test (GWAS)** on training samples")
+        st.caption("By default no SNP is removed here: the association filter is chosen inside "
+                   "the training samples when models are trained (Train page), so the "
+                   "validation folds that choose it never took part in it. Tick below for the "
+                   "DiseaseCapsule paper's fixed filter instead (not leakage-safe for the "
+                   "validation scores).")
+        gwas_p = _on_value("Fixed filter (paper): keep SNPs with p below", "gwas_p", 0.05,
                            "Variants less associated than this in the training samples are "
-                           "dropped before building features.")
+                           "dropped before building features (the paper: 0.05).", on=False)
         gwas_test = st.radio("Test", ["allelic", "logistic"], key="gwas_test", horizontal=True,
                              format_func=lambda t: {"allelic": "allelic χ² (`--assoc`)",
                                                     "logistic": "logistic regression "
@@ -102,15 +110,14 @@ with st.form("qc_form"):
         st.caption("HWE in controls, test-missing and the batch filter follow this choice; the "
                    "GWAS always uses training samples only, as in the published protocol.")
         st.markdown("**Test set** (balanced 1:1 cases:controls)")
-        t1, t2 = st.columns(2)
-        test_size = t1.slider("Test fraction", 0.05, 0.4, 0.10, 0.01, key="test_size",
-                              help="Fraction of the samples passing --mind (DiseaseCapsule: 10 %).")
-        seed = t2.number_input("Random seed of the split", 0, 2**31 - 1, 0, key="split_seed")
+        test_size = st.slider("Test fraction", 0.05, 0.4, 0.10, 0.01, key="test_size",
+                              help="Fraction of the samples passing --mind (DiseaseCapsule: 10 %). "
+                                   "The split is drawn with the sidebar's seed.")
     submitted = st.form_submit_button("Run QC", type="primary", key="run_qc")
 
 if submitted:
     with guard("Running QC"):
-        bar = st.progress(0.0, text="Starting QC")
+        bar = ProgressSink("QC")
         config = QCWorkflowConfig(
             qc=QCConfig(mind=mind, geno=geno, maf=maf, hwe=hwe, hwe_midp=hwe_midp,
                         hwe_all=hwe_all, test_missing=test_missing, autosomes_only=autosomes),
@@ -118,12 +125,12 @@ if submitted:
             batch_yates=batch_yates, gwas=gwas_p, gwas_test=gwas_test,
             gwas_covariates=tuple(covars) if gwas_test == "logistic" else (),
             gwas_pcs=int(n_pcs) if gwas_test == "logistic" else 0, label_samples=label_samples,
-            test_size=test_size, random_state=int(seed),
+            test_size=test_size, random_state=settings.seed(),
         )
         batch = cohort.samples[batch_column].to_numpy() if batch_column else None
         wf = run_qc_workflow(cohort, sel["y"], batch=batch, config=config,
-                             progress=lambda f, msg: bar.progress(min(max(f, 0.0), 1.0), text=msg))
-        bar.empty()
+                             progress=bar)
+        bar.clear()
         state.put("qc", {"result": wf, "split": wf.split, "G": wf.G, "samples": wf.samples,
                          "variants": wf.variants, "y": wf.y, "seconds": wf.seconds})
 
@@ -139,6 +146,16 @@ st.success(f"Kept {res.n_samples_kept:,} samples and {res.n_variants_kept:,} var
            + ", ".join(f"{k} {v:.1f} s" for k, v in wf.seconds.items() if v >= 0.05) + ").")
 for note in wf.notes:
     st.info(note)
+if cfg.gwas is not None:  # the fixed filter: which genes (and planted genes) it removed
+    with guard("Summarising the association filter"):
+        before = stats[stats["removed_by"].isin(["", "GWAS (training samples)"]) |
+                       stats["removed_by"].astype(str).str.startswith("--assoc")
+                       | stats["removed_by"].astype(str).str.startswith("--logistic")]
+        if st.session_state.get("genoapp_qc_gene_report", (None,))[0] != id(wf):
+            truth = load_demo_truth() if (state.get("cohort") or {}).get("source") == "demo" else None
+            rep = filter_gene_report(before, wf.variants, read_gene_table(HG19_GENES), truth=truth)
+            st.session_state["genoapp_qc_gene_report"] = (id(wf), rep)
+        st.info(st.session_state["genoapp_qc_gene_report"][1]["text"])
 summary = wf.summary()
 st.dataframe(summary, hide_index=True)
 download_csv(summary, "qc_funnel.csv")

@@ -1,13 +1,20 @@
 """Quantitative traits page: GRVSNN with pedigree loadings against ridge, LassoNet and Bayesian
 regressions, honestly cross-validated (DESIGN §4.2, §4.5). All computation is in
-genoapp.quantitative; this script only collects choices and shows results."""
-
-import datetime as dt
-from pathlib import Path
+genoapp.workflows.quantitative; this script collects choices, runs the cross-validation as a
+background job (with Stop) and shows results."""
 
 import streamlit as st
 
-from genoapp.errors import ConfigError
+from genoapp.errors import ConfigError, StorageError
+from genoapp.io.roots import (
+    ENV_VAR,
+    describe_roots,
+    relative_to_root,
+    resolve_data_path,
+    resolve_grm_prefix,
+    resolve_plink_prefix,
+)
+from genoapp.logs import capture_log
 from genoapp.plots.quantitative import (
     fold_scores_figure,
     importance_figure,
@@ -15,29 +22,37 @@ from genoapp.plots.quantitative import (
     observed_vs_predicted,
     scree_plot,
 )
-from genoapp.quantitative import (
+from genoapp.runs import check_runs_dir, default_runs_dir, resolve_runs_dir, save_quantitative
+from genoapp.train import device_description, resolve_device
+from genoapp.ui import settings
+from genoapp.ui.errors import guard
+from genoapp.ui.jobs import TrainingJob, get_job, live_panel, start_job
+from genoapp.ui.uploads import drop, keep, save_uploads
+from genoapp.ui.widgets import download_csv, figure
+from genoapp.workflows.config import RunConfig
+from genoapp.workflows.estimate import estimate_quantitative
+from genoapp.workflows.presets import PRESETS, model_params, protocol_config
+from genoapp.workflows.protocol import REGRESSION_METRICS
+from genoapp.workflows.quantitative import (
     APP_DEFAULT_INPUTS,
     DEMO_TRAITS,
     INPUT_SETS,
-    MODELS,
-    PRESET_GRVSNN,
-    PRESET_LASSONET,
-    available_models,
     demo_paths,
     load_quantitative_data,
+    resolve_rank,
+    results_table,
     run_quantitative,
-    save_run,
+    trait_table,
 )
-from genoapp.train.callbacks import Callback
-from genoapp.train.cv import PRESETS, CVConfig
-from genoapp.ui.errors import guard
-from genoapp.ui.uploads import drop, keep, save_uploads
-from genoapp.ui.widgets import download_csv, figure
+from genoapp.workflows.registry import (
+    MODEL_NAMES,
+    QUANTITATIVE_MODELS,
+    available_models,
+    model_specs,
+)
 
 _DATA = "genoapp_quant_data"
 _RUN = "genoapp_quant_run"
-_PARTIAL = "genoapp_quant_partial"
-_RUNNING = "genoapp_quant_running"
 
 
 @st.cache_resource(show_spinner="Loading the mice example and decomposing its relationship matrix…")
@@ -47,10 +62,9 @@ def _load_demo():
                                   name="BGLR mice (built-in example)")
 
 
-def _store_data(data, source: str) -> None:
-    st.session_state[_DATA] = {"data": data, "source": source}
-    for key in (_RUN, _PARTIAL, _RUNNING):
-        st.session_state.pop(key, None)
+def _store_data(data, source: str, files: dict | None = None) -> None:
+    st.session_state[_DATA] = {"data": data, "source": source, "files": files or {}}
+    st.session_state.pop(_RUN, None)
 
 
 st.title("Quantitative traits")
@@ -85,6 +99,12 @@ with st.expander("Data: genotypes, traits, pedigree or relationship matrix",
             with guard("Loading the mice example"):
                 _store_data(_load_demo(), "demo")
     elif how == "Files on the server":
+        with guard("Reading the allowed data folders"):
+            st.caption(f"Only files inside these server folders can be read: {describe_roots()}. "
+                       "A path may also be written relative to one of them, e.g. "
+                       "`assets:quantitative/mice/mice`. To allow another folder, start the app "
+                       f"with the environment variable `{ENV_VAR}=/path/to/folder`; or upload "
+                       "the files instead.")
         bed = st.text_input("PLINK prefix or .bed path", key="q_path_bed")
         pheno = st.text_input("Phenotype table (FID IID trait ...)", key="q_path_pheno")
         rel_kind = st.radio("Relationships", ["none", "pedigree", "GRM"], horizontal=True,
@@ -96,13 +116,22 @@ with st.expander("Data: genotypes, traits, pedigree or relationship matrix",
                                  disabled=rel_kind == "none")
         if st.button("Load", key="q_load_paths", disabled=not (bed and pheno)):
             with guard("Loading the files"):
+                # confine every path to the data roots before anything is opened
+                bed_path = resolve_plink_prefix(bed.strip())
+                pheno_path = resolve_data_path(pheno.strip(), what="phenotype table")
+                rel_text = rel_path.strip() if rel_kind != "none" and rel_path else ""
+                ped_path = (resolve_data_path(rel_text, what="pedigree file")
+                            if rel_kind == "pedigree" and rel_text else None)
+                grm_path = resolve_grm_prefix(rel_text) if rel_kind == "GRM" and rel_text else None
                 data = load_quantitative_data(
-                    bed.strip(), phenotypes=pheno.strip(),
-                    pedigree=rel_path.strip() if rel_kind == "pedigree" and rel_path else None,
-                    grm=rel_path.strip() if rel_kind == "GRM" and rel_path else None,
-                    relationship_scope=scope, pedigree_options=ped_opts,
-                    name=Path(bed.strip()).name)
-                _store_data(data, "path")
+                    bed_path, phenotypes=pheno_path, pedigree=ped_path, grm=grm_path,
+                    relationship_scope=scope, pedigree_options=ped_opts, name=bed_path.name)
+                # run records carry root-relative paths ("root:relative/path"), not server paths
+                _store_data(data, "path", {
+                    "bed": relative_to_root(bed_path), "phenotypes": relative_to_root(pheno_path),
+                    "pedigree": relative_to_root(ped_path) if ped_path else None,
+                    "grm": relative_to_root(grm_path) if grm_path else None,
+                    "relationship_scope": scope, "pedigree_options": ped_opts})
     else:
         files = st.file_uploader("The .bed, .bim, .fam, the phenotype table, and optionally a "
                                  "pedigree file or the .grm.bin and .grm.id", accept_multiple_files=True,
@@ -125,7 +154,7 @@ with st.expander("Data: genotypes, traits, pedigree or relationship matrix",
                         pedigree=tmp / ped_name if ped_name != "(none)" else None,
                         grm=grms[0] if grms and ped_name == "(none)" else None,
                         relationship_scope=scope, pedigree_options=ped_opts, name=beds[0].stem)
-                    _store_data(data, "upload")
+                    _store_data(data, "upload", {"uploaded": names})
                 except BaseException:  # nothing half-loaded stays on disk
                     drop(tmp)
                     raise
@@ -141,7 +170,7 @@ data = loaded["data"]
 st.subheader(data.name)
 m1, m2, m3, m4 = st.columns(4)
 m1.metric("Individuals", f"{data.n_samples:,}")
-m2.metric("Markers", f"{data.n_markers:,}")
+m2.metric("Markers", f"{data.n_variants:,}")
 m3.metric("Numeric traits", f"{len(data.trait_names)}")
 m4.metric("Relationships", "yes" if data.relationship is not None else "none")
 for note in data.notes:
@@ -166,7 +195,7 @@ if data.relationship is not None:
                                            int(rel.plateau or rel.elbow), key="q_rank"))
     else:
         n_components = choice
-    chosen = data.resolve_rank(n_components)
+    chosen = resolve_rank(data, n_components)
     figure(scree_plot(rel.eigenvalues, elbow=rel.elbow, plateau=rel.plateau, chosen=chosen),
            key="q_scree")
 
@@ -177,18 +206,18 @@ default_traits = [t for t in DEMO_TRAITS if t in traits_all] or traits_all[:2]
 traits = st.multiselect("Traits (predicted together by GRVSNN, one at a time by the others)",
                         traits_all, default=default_traits, key="q_traits")
 if traits:
-    tt = data.trait_table()
-    st.dataframe(tt[tt["trait"].isin(traits)].style.format(precision=3), hide_index=True)
-avail = available_models()
-usable = [m for m in MODELS if avail[m] is None]
+    tt = trait_table(data, traits)
+    st.dataframe(tt.style.format(precision=3), hide_index=True)
+avail = available_models("regression")
+usable = [m for m in QUANTITATIVE_MODELS if avail[m] is None]
 for why in avail.values():
     if why:
         st.caption(f"Not available: {why}")
+specs = {s.name: s for s in model_specs(usable, task="regression")}
 models = st.multiselect(
-    "Models", usable, default=[m for m in ("GRVSNN", "Ridge (GBLUP)") if m in usable],
-    key="q_models",
-    format_func=lambda m: f"{m}{' (slow on CPU)' if MODELS[m]['slow'] else ''}",
-    help="; ".join(f"{k}: {v['about']}" for k, v in MODELS.items()))
+    "Models", list(specs), default=[MODEL_NAMES[m] for m in ("grvsnn", "ridge") if m in usable],
+    key="q_models", format_func=lambda m: f"{m}{' (slow on CPU)' if specs[m].slow else ''}",
+    help="; ".join(f"{k}: {v.description}" for k, v in specs.items()))
 sets_avail = list(INPUT_SETS) if data.relationship is not None else ["markers"]
 input_sets = st.multiselect(
     "Inputs", sets_avail, key="q_inputs",
@@ -196,116 +225,165 @@ input_sets = st.multiselect(
     help="Add 'markers' to compare markers alone with markers + loadings (paper Tables 1-4); "
          "each input set adds one full cross-validation.")
 preset = st.radio("Protocol", list(PRESETS), horizontal=True, key="q_preset",
-                  format_func=lambda k: PRESETS[k].label)
-base = PRESETS[preset]
+                  format_func=lambda k: PRESETS[k].quantitative["label"])
+base = protocol_config(preset, "regression")
+grv = model_params(preset, "grvsnn")
 with st.expander("Protocol and model options"):
     o1, o2, o3, o4 = st.columns(4)
     n_splits = o1.number_input("Folds", 2, 20, base.n_splits, key=f"q_folds_{preset}")
     n_repeats = o2.number_input("Repeats", 1, 50, base.n_repeats, key=f"q_repeats_{preset}")
     n_trials = o3.number_input("Optuna trials per fold", 1, 500, base.n_trials, key=f"q_trials_{preset}")
-    max_epochs = o4.number_input("Max epochs", 5, 5000, base.max_epochs, key=f"q_epochs_{preset}")
+    max_epochs = o4.number_input("Max epochs", 5, 5000, grv["max_epochs"], key=f"q_epochs_{preset}")
     g1, g2, g3, g4 = st.columns(4)
-    n_hidden = g1.number_input("GRVSNN hidden units", 4, 1024, PRESET_GRVSNN[preset]["n_hidden"],
+    n_hidden = g1.number_input("GRVSNN hidden units", 4, 1024, grv["n_hidden"],
                                key=f"q_hidden_{preset}")
     gate = g2.selectbox("Gate", ["sigmoid", "hard_sigmoid"], key="q_gate")
-    threshold = g3.number_input("Selection threshold", 0.0, 1.0, base.importance_threshold, 0.01,
+    threshold = g3.number_input("Selection threshold", 0.0, 1.0, 0.05, 0.01,
                                 key="q_threshold", help="An input is selected when its mean "
                                 "selection weight is at or above this (paper: 0.05).")
     scale = g4.selectbox("Threshold applies to", ["sum", "max"], key="q_scale",
                          format_func=lambda v: {"sum": "raw weights (sum to 1)",
                                                 "max": "weights / largest"}[v])
-    b1, b2, b3 = st.columns(3)
-    gibbs_iter = b1.number_input("Gibbs iterations (BGLR: 6,000)", 200, 100000, 6000, 100,
+    b1, b2 = st.columns(2)
+    gibbs = model_params(preset, "brr")
+    gibbs_iter = b1.number_input("Gibbs iterations (BGLR: 6,000)", 200, 100000, gibbs["n_iter"], 100,
                                  key="q_gibbs_iter")
-    gibbs_burn = b2.number_input("Burn-in (BGLR: 2,000)", 0, 50000, 2000, 100, key="q_gibbs_burn")
-    seed = b3.number_input("Seed", 0, 2**31 - 1, 0, key="q_seed")
-    lassonet_kw = dict(PRESET_LASSONET[preset])
+    gibbs_burn = b2.number_input("Burn-in (BGLR: 2,000)", 0, 50000, gibbs["burn_in"], 100,
+                                 key="q_gibbs_burn")
+    lassonet_kw = model_params(preset, "lassonet")
     st.caption("LassoNet: " + (
         "a quick, coarser search (20 hidden units, 3-fold CV over λ, path multiplier 1.5, up to "
         "200 / 30 epochs with patience 10 / 3): minutes per fit on 10,000 markers"
         if lassonet_kw else
         "the lassonet package's defaults (100 hidden units, 5-fold CV over λ, path multiplier "
         "1.02): hours per fit on 10,000 markers on a CPU"))
-    device = st.selectbox("Device", ["auto", "cpu", "cuda"], key="q_device")
-slow = [m for m in models if MODELS[m]["slow"]]
+    s1, s2 = st.columns([1, 3])
+    save = s1.checkbox("Save the run", value=True, key="q_save_run")
+    runs_dir = s2.text_input("Runs folder", str(default_runs_dir()), key="q_runs_dir",
+                             help="The device and the seed are the sidebar's.")
+slow = [m for m in models if specs[m].slow]
 if slow:
     st.info(f"{', '.join(slow)} take minutes per fit on CPU with 10,000 markers (BGLR itself "
             "takes 2–6 minutes per fit on the mice); the run may take long.")
 
-c_run, c_stop = st.columns([1, 5])
-run_clicked = c_run.button("Run", type="primary", key="q_run", disabled=not (traits and models
-                                                                              and input_sets))
-c_stop.button("Stop", key="q_stop",
-              help="Interrupts the run at once; the fits already finished are kept.")
 
-# a run interrupted by the Stop button (or any other click) keeps what it finished
-if st.session_state.get(_RUNNING) and not run_clicked:
-    st.session_state[_RUNNING] = False
-    partial = st.session_state.pop(_PARTIAL, None)
-    if partial is not None:
-        st.session_state[_RUN] = partial
-        st.warning("The run was stopped; the results below cover the fits completed.")
+def _overrides() -> dict:
+    return {"grvsnn": {"n_hidden": int(n_hidden), "gate": gate, "max_epochs": int(max_epochs),
+                       "importance_threshold": float(threshold), "importance_scale": scale},
+            **{m: {"n_iter": int(gibbs_iter), "burn_in": int(gibbs_burn)}
+               for m in ("brr", "bl", "bayescpi")}}
 
 
-class _Live(Callback):
-    """Shows the GRVSNN epoch inside the current fit."""
-
-    def __init__(self, slot):
-        self.slot = slot
-
-    def on_epoch_end(self, epoch, logs):
-        self.slot.caption(f"GRVSNN epoch {epoch}: training loss {logs.get('train_loss', 0):.3f}, "
-                          f"validation loss {logs.get('val_loss', float('nan')):.3f}")
+def _config():
+    return protocol_config(preset, "regression", n_splits=int(n_splits), n_repeats=int(n_repeats),
+                           n_trials=int(n_trials), random_state=settings.seed(),
+                           device=settings.device())
 
 
+if traits and models and input_sets:
+    with guard("Estimating the run time"):
+        n_inputs = data.n_variants + (resolve_rank(data, n_components or "elbow")
+                                      if "markers + loadings" in input_sets else 0)
+        n_obs = int(data.samples[traits].notna().any(axis=1).sum())
+        est = estimate_quantitative(n_obs, n_inputs, len(traits), models=models, preset=preset,
+                                    config=_config(), overrides=_overrides(),
+                                    n_input_sets=len(input_sets))
+        st.session_state["genoapp_quant_estimate"] = est.seconds
+        st.caption(f"Expected time on this machine: {est.text()}. The run goes on in the "
+                   "background and can be stopped; the folds finished are kept.")
+
+job = get_job()
+run_clicked = st.button("Run", type="primary", key="q_run",
+                        disabled=not (traits and models and input_sets)
+                        or (job is not None and job.running))
 if run_clicked:
-    with guard("Running the cross-validation"):
-        config = CVConfig(n_splits=int(n_splits), n_repeats=int(n_repeats),
-                          n_trials=int(n_trials), max_epochs=int(max_epochs),
-                          importance_threshold=float(threshold), random_state=int(seed),
-                          label=base.label if (n_splits, n_repeats, n_trials, max_epochs) == (
-                              base.n_splits, base.n_repeats, base.n_trials, base.max_epochs)
-                          else "custom")
-        bar = st.progress(0.0, text="Starting…")
-        live = st.empty()
-        st.session_state[_RUNNING] = True
+    with guard("Starting the cross-validation"):
+        if save:
+            runs_dir = resolve_runs_dir(runs_dir)
+            check_runs_dir(runs_dir)
+        device = settings.device()
+        config = _config()
+        overrides = _overrides()
+        loaded_info = st.session_state.get(_DATA) or {}
+        run_cfg = RunConfig(kind="quantitative", label=f"Quantitative: {', '.join(traits)}",
+                            data=({"source": "demo"} if loaded_info.get("source") == "demo"
+                                  else {"source": "files", **(loaded_info.get("files") or {})}),
+                            traits=list(traits),
+                            inputs={"sets": list(input_sets), "n_components": n_components or "elbow"},
+                            train={"models": [specs[m].key for m in models], "preset": preset,
+                                   "protocol": config.to_dict(), "overrides": overrides})
+        dev_text = device_description(resolve_device(device))
 
-        def on_progress(event):
-            st.session_state[_PARTIAL] = event["run"]
-            frac = event["overall_done"] / max(event["overall_total"], 1)
-            bar.progress(min(frac, 1.0), text=f"{event['inputs']}: {event['message']} "
-                                              f"({event['overall_done']}/{event['overall_total']})")
+        def target(on_event, stop):
+            with capture_log() as log:
+                result = run_quantitative(
+                    data, traits=traits, models=models, input_sets=input_sets, preset=preset,
+                    config=config, n_components=n_components or "elbow", overrides=overrides,
+                    on_event=on_event, stop=stop)
+            out = {"result": result, "run_dir": None, "log": log, "config": run_cfg,
+                   "device": dev_text}
+            if save and len(result.metrics):
+                try:
+                    out["run_dir"] = save_quantitative(result, data, runs_dir=runs_dir,
+                                                       config=run_cfg, log=log, device=dev_text)
+                except StorageError as exc:  # results stay in memory: the user can retry
+                    out["save_error"] = str(exc)
+            return out
 
-        run = run_quantitative(
-            data, traits=traits, models=models, input_sets=input_sets, config=config,
-            n_components=n_components or "elbow",
-            grvsnn_params={"n_hidden": int(n_hidden), "gate": gate, "importance_scale": scale,
-                           "device": device},
-            model_params={**{m: {"n_iter": int(gibbs_iter), "burn_in": int(gibbs_burn)}
-                             for m in ("BRR", "BL", "BayesCπ")}, "LassoNet": lassonet_kw},
-            progress=on_progress, callbacks=[_Live(live)])
-        st.session_state[_RUNNING] = False
-        st.session_state.pop(_PARTIAL, None)
-        st.session_state[_RUN] = run
-        bar.progress(1.0, text=f"Done in {run.record['seconds']:.0f} s")
+        start_job(TrainingJob(target, label="Cross-validation", meta={"data_id": id(data)}))
+
+
+def _finish(finished):
+    if finished.status == "failed":
+        st.session_state["genoapp_quant_error"] = (repr(finished.error), finished.error_text)
+        return
+    st.session_state.pop("genoapp_quant_error", None)
+    out = finished.result or {}
+    if out.get("result") is not None:
+        st.session_state[_RUN] = {**out, "stopped": finished.status == "stopped"}
+
+
+if get_job() is not None:
+    live_panel(_finish)
+err = st.session_state.get("genoapp_quant_error")
+if err:
+    st.error(f"The cross-validation failed: {err[0]}")
+    with st.expander("Details (log)"):
+        st.code(err[1], language="text")
 
 # ------------------------------------------------------------------------------------ results
-run = st.session_state.get(_RUN)
-if run is None:
+held = st.session_state.get(_RUN)
+if held is None:
     st.stop()
+run = held["result"]
 st.subheader("Results")
+if held.get("save_error"):
+    st.error(f"The results below could not be saved: {held['save_error']}")
+    if st.button("Save again", key="q_save_again", icon=":material/save:"):
+        with guard("Saving the run"):
+            held["run_dir"] = save_quantitative(run, data, runs_dir=runs_dir, config=held["config"],
+                                                log=held.get("log"), device=held.get("device", ""))
+            held["save_error"] = None
+            st.rerun()
+if held.get("run_dir"):
+    st.success(f"Saved run: `{held['run_dir']}` (the Runs page reopens it, with its report and "
+               "bundle).")
 if run.stopped:
     st.warning("Partial results: the run was stopped before every fold was fitted.")
-for name, why in run.skipped.items():
-    st.caption(f"Skipped {name}: {why}")
+for note in run.notes:
+    st.caption(note)
 cfg = run.config
-st.caption(f"{cfg.n_splits}-fold CV x {cfg.n_repeats} repeats ({len(run.folds)} test folds); "
+m_used = run.info.get("n_components")
+expected = st.session_state.get("genoapp_quant_estimate")
+st.caption(f"The cross-validation took {run.seconds:.0f} s"
+           + (f" (estimated {expected:.0f} s)." if expected else "."))
+for warn in run.warnings():
+    st.warning(warn, icon=":material/warning:")
+st.caption(f"{cfg.n_splits}-fold CV x {cfg.n_repeats} repeats ({len(run.outer)} test folds); "
            f"MSE on traits standardised with each training fold's mean and SD; r and dCor on "
-           f"the test fold; mean ± SD over folds. Loadings m = {run.n_components}."
-           if run.n_components else
-           f"{cfg.n_splits}-fold CV x {cfg.n_repeats} repeats; markers only.")
+           f"the test fold; mean ± SD over folds." + (f" Loadings m = {m_used}." if m_used else ""))
 summary = run.summary()
-table = run.table()
+table = results_table(summary)
 for trait in run.traits:
     st.markdown(f"**{trait}**")
     st.dataframe(table[table["trait"] == trait].drop(columns="trait"), hide_index=True)
@@ -313,50 +391,39 @@ d1, d2, d3, d4 = st.columns(4)
 with d1:
     download_csv(summary, "quantitative_summary.csv", key="q_dl_summary")
 with d2:
-    download_csv(run.scores(), "quantitative_fold_scores.csv", key="q_dl_scores")
+    download_csv(run.metrics, "quantitative_fold_scores.csv", key="q_dl_scores")
 with d3:
-    download_csv(run.predictions(), "quantitative_predictions.csv", key="q_dl_pred")
+    download_csv(run.predictions, "quantitative_predictions.csv", key="q_dl_pred")
 with d4:
-    tuning = [r.tuning.assign(inputs=k) for k, r in run.results.items() if len(r.tuning)]
-    if tuning:
-        import pandas as pd
+    if len(run.fold_metrics):
+        download_csv(run.fold_metrics, "tuning_trials.csv", key="q_dl_tuning")
 
-        download_csv(pd.concat(tuning, ignore_index=True), "grvsnn_tuning.csv", key="q_dl_tuning")
-
-metric = st.radio("Compare on", ["r", "mse", "dcor"], horizontal=True, key="q_metric",
+metric = st.radio("Compare on", list(REGRESSION_METRICS), horizontal=True, key="q_metric",
                   format_func={"r": "Pearson r", "mse": "MSE", "dcor": "dCor"}.get)
 figure(model_comparison_figure(summary, metric=metric), key="q_compare")
-figure(fold_scores_figure(run.scores(), metric=metric, trait=run.traits[0]), key="q_folds_fig")
+figure(fold_scores_figure(run.metrics, metric=metric, trait=run.traits[0]), key="q_folds_fig")
 
 st.markdown("**Observed vs predicted (test folds)**")
 s1, s2, s3 = st.columns(3)
-sc_inputs = s1.selectbox("Inputs", list(run.results), key="q_sc_inputs")
-sc_model = s2.selectbox("Model", run.models, key="q_sc_model")
+sc_inputs = s1.selectbox("Inputs", list(dict.fromkeys(run.metrics["input"])), key="q_sc_inputs")
+sc_model = s2.selectbox("Model", list(dict.fromkeys(run.metrics["model"])), key="q_sc_model")
 sc_trait = s3.selectbox("Trait", run.traits, key="q_sc_trait")
-row = summary[(summary["inputs"] == sc_inputs) & (summary["model"] == sc_model)
+row = summary[(summary["input"] == sc_inputs) & (summary["model"] == sc_model)
               & (summary["trait"] == sc_trait)]
 metrics = None if row.empty else {"r": row["r_mean"].iloc[0], "dcor": row["dcor_mean"].iloc[0],
                                   "mse": row["mse_mean"].iloc[0]}
-figure(observed_vs_predicted(run.predictions(), model=sc_model, trait=sc_trait,
+figure(observed_vs_predicted(run.predictions, model=sc_model, trait=sc_trait,
                              inputs=sc_inputs, metrics=metrics), key="q_scatter")
 
-pairs = [(k, m, t) for k, r in run.results.items() for m, t in r.importance_models()]
+pairs = run.importance_models()
 if pairs:
     st.markdown("**Feature importance and selection**")
-    label = {p: f"{p[1]} — {p[0]}" + ("" if p[2] == "(all traits)" else f" — {p[2]}")
+    label = {p: f"{MODEL_NAMES.get(p[0], p[0])} — {p[1]}" + ("" if p[2] == "(all traits)" else f" — {p[2]}")
              for p in pairs}
     pick = st.selectbox("Model", pairs, format_func=label.get, key="q_imp_pick")
-    imp = run.results[pick[0]].importance(pick[1], None if pick[2] == "(all traits)" else pick[2])
+    imp = run.importance(pick[0], pick[1], None if pick[2] == "(all traits)" else pick[2])
     value = "importance" if imp["importance"].notna().any() else "selected_fraction"
     figure(importance_figure(imp, value=value, top=30,
-                             threshold=cfg.importance_threshold if value == "importance" else None,
+                             threshold=float(threshold) if value == "importance" else None,
                              title=f"{label[pick]}: top inputs"), key="q_importance")
     download_csv(imp, "importance.csv", key="q_dl_imp")
-
-with st.expander("Save this run"):
-    default_dir = Path("runs") / f"quantitative-{dt.datetime.now():%Y%m%d-%H%M%S}"
-    target = st.text_input("Run directory (on the server)", str(default_dir), key="q_save_dir")
-    if st.button("Save", key="q_save"):
-        with guard("Saving the run"):
-            out = save_run(run, target)
-            st.success(f"Saved to {out.resolve()}")

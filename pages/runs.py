@@ -4,7 +4,15 @@ from pathlib import Path
 
 import streamlit as st
 
+from genoapp.io.roots import ENV_VAR, describe_roots, resolve_plink_prefix
+from genoapp.plots.quantitative import (
+    fold_scores_figure,
+    importance_figure,
+    model_comparison_figure,
+    observed_vs_predicted,
+)
 from genoapp.plots.training import (
+    casecontrol_curves,
     comparison_figure,
     confusion_matrices,
     fold_metrics_figure,
@@ -13,16 +21,26 @@ from genoapp.plots.training import (
     training_curves,
 )
 from genoapp.report import run_report_html
-from genoapp.runs import default_runs_dir, list_runs, load_bundle, make_bundle, open_run
-from genoapp.train.protocol import METRICS, comparison_table
+from genoapp.runs import (
+    default_runs_dir,
+    incomplete_runs,
+    list_runs,
+    load_bundle,
+    make_bundle,
+    open_run,
+    remove_incomplete,
+)
 from genoapp.ui.errors import guard
 from genoapp.ui.widgets import download_csv, figure
+from genoapp.workflows.protocol import CLASSIFICATION_METRICS as METRICS
+from genoapp.workflows.protocol import REGRESSION_METRICS, comparison_table
 
 st.title("Runs")
-st.write("Every training on the Train page is saved as a run directory: the models (PyTorch "
-         "state_dict or joblib files), the settings, a record of seeds, versions, devices and input "
-         "hashes, and every result table. Reopen a run to see its results without retraining, or "
-         "score new individuals with one of its models.")
+st.write("Every training on the Train and Quantitative traits pages (and every "
+         "`python -m genoapp run`) is saved as a run directory: the models (PyTorch state_dict or "
+         "joblib files), the settings, a record of seeds, versions, devices and input hashes, the "
+         "analysis log and every result table. Reopen a run to see its results without "
+         "retraining, or score new individuals with one of its models.")
 root = st.text_input("Runs folder", str(default_runs_dir()), key="runs_root")
 with st.expander("Load a run bundle (.zip) made by genoapp", expanded=False):
     st.warning("Open bundles only from people you trust: scikit-learn models and the preprocessing "
@@ -33,6 +51,14 @@ with st.expander("Load a run bundle (.zip) made by genoapp", expanded=False):
             loaded_path = load_bundle(up, root)
             st.session_state["run_pick"] = loaded_path.name
             st.success(f"Loaded run `{loaded_path.name}` into `{root}`.")
+leftovers = incomplete_runs(root)
+if len(leftovers):
+    with st.expander(f"{len(leftovers)} incomplete run folder(s) (not listed below)"):
+        st.caption("Left by a training that was killed while saving, or by another program; they "
+                   "are not runs and are never opened.")
+        st.dataframe(leftovers.drop(columns=["path"]), hide_index=True)
+        if st.button("Delete the hidden leftovers older than an hour", key="clean_leftovers"):
+            st.success(f"Removed {len(remove_incomplete(root))} folder(s).")
 runs = list_runs(root)
 if runs.empty:
     st.info(f"No saved run in `{root}` yet. Train models on the Train page (with 'Save the run' ticked).")
@@ -53,13 +79,16 @@ st.subheader("Record")
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("Created", rec.get("created", "")[:16].replace("T", " "))
 c2.metric("Models saved", len(rec.get("models", [])))
-c3.metric("Seeds", ", ".join(str(s) for s in rec.get("seeds", [])))
+c3.metric("Seeds" if run.kind == "casecontrol" else "Test folds",
+          ", ".join(str(s) for s in rec.get("seeds", [])) if run.kind == "casecontrol"
+          else str(rec.get("outer", {}).get("n_folds", "")))
 c4.metric("Device", ", ".join(rec.get("devices", [])) or "cpu")
 v = rec.get("versions", {})
 st.caption(
     f"genoapp {v.get('genoapp')}, Python {v.get('python')}, numpy {v.get('numpy')}, torch {v.get('torch')}, "
     f"scikit-learn {v.get('scikit-learn')}. Protocol: {rec.get('protocol', {})}. "
-    f"Training/test samples: {rec.get('split', {}).get('n_train')}/{rec.get('split', {}).get('n_test')}."
+    f"Kind: {run.kind}. Training/test samples: {rec.get('outer', rec.get('split', {})).get('n_train')}/"
+    f"{rec.get('outer', rec.get('split', {})).get('n_test')}."
     + (" **Stopped early.**" if rec.get("stopped") else "")
 )
 for note in rec.get("notes", []):
@@ -86,68 +115,118 @@ if _bundle is not None and _bundle[0] == str(run.path):
                        icon=":material/folder_zip:",
                        help="Another user loads it on their Runs page to see the same results.")
 
-st.subheader("Test-set comparison")
-if len(run.summary):
-    st.dataframe(comparison_table(run.summary), hide_index=True)
-    download_csv(run.summary, "model_comparison.csv", key="runs_dl_summary")
-    metric = st.selectbox("Metric", list(METRICS), key="runs_metric")
-    figure(comparison_figure(run.summary, metric=metric), key="runs_cmp")
-ts = run.test_scores
-if len(ts):
-    inputs = list(dict.fromkeys(ts["input"]))
-    seeds = list(dict.fromkeys(ts["seed"]))
-    k1, k2 = st.columns(2)
-    inp = k1.selectbox("Input", inputs, key="runs_input")
-    seed = k2.selectbox("Seed", seeds, key="runs_seed")
-    names = run.models.drop_duplicates("key").set_index("key")["name"].to_dict()
-    part = ts[(ts["seed"] == seed) & ((ts["input"] == inp) | (ts["input"] == "SNPs"))]
-    scores, preds, y_true = {}, {}, None
-    for (key, i), g in part.groupby(["key", "input"], sort=False):
-        g = g.sort_values("row")
-        label = names.get(key, key) + (" (SNPs)" if i == "SNPs" and inp != "SNPs" else "")
-        scores[label] = g["score"].to_numpy()
-        preds[label] = g["prediction"].to_numpy()
-        y_true = g["label"].to_numpy()
-    if scores:
-        r1, r2 = st.columns(2)
-        with r1:
-            figure(roc_curves(y_true, scores), key="runs_roc")
-        with r2:
-            figure(pr_curves(y_true, scores), key="runs_pr")
-        figure(confusion_matrices(y_true, preds), key="runs_cms")
-if len(run.fold_metrics):
-    with st.expander("Validation folds"):
-        figure(fold_metrics_figure(run.fold_metrics), key="runs_folds")
-        download_csv(run.fold_metrics, "fold_metrics.csv", key="runs_dl_folds")
+if run.kind == "quantitative":
+    st.subheader(f"Test-fold comparison ({', '.join(rec.get('traits', []))})")
+    if len(run.summary):
+        st.dataframe(comparison_table(run.summary), hide_index=True)
+        download_csv(run.summary, "model_comparison.csv", key="runs_dl_summary")
+        metric = st.selectbox("Metric", list(REGRESSION_METRICS), key="runs_qmetric",
+                              format_func={"r": "Pearson r", "mse": "MSE", "dcor": "dCor"}.get)
+        figure(model_comparison_figure(run.summary, metric=metric), key="runs_qcmp")
+        traits = list(dict.fromkeys(run.metrics["trait"])) if len(run.metrics) else []
+        if traits:
+            q1, q2, q3 = st.columns(3)
+            trait = q1.selectbox("Trait", traits, key="runs_qtrait")
+            figure(fold_scores_figure(run.metrics, metric=metric, trait=trait), key="runs_qfolds")
+            part = run.summary[run.summary["trait"] == trait]
+            sc_input = q2.selectbox("Inputs", list(dict.fromkeys(part["input"])), key="runs_qinput")
+            sc_model = q3.selectbox("Model", list(dict.fromkeys(part["model"])), key="runs_qmodel")
+            row = part[(part["input"] == sc_input) & (part["model"] == sc_model)]
+            mets = None if row.empty else {k: row[f"{k}_mean"].iloc[0] for k in ("r", "dcor", "mse")}
+            figure(observed_vs_predicted(run.predictions, model=sc_model, trait=trait,
+                                         inputs=sc_input, metrics=mets), key="runs_qscatter")
+    if len(run.importance):
+        with st.expander("Feature importance and selection"):
+            combos = run.importance[["key", "input", "trait"]].drop_duplicates().reset_index(drop=True)
+            j = st.selectbox("Model", range(len(combos)), key="runs_qimp",
+                             format_func=lambda i: " — ".join(map(str, combos.loc[i])))
+            g = run.importance.merge(combos.iloc[[j]], on=["key", "input", "trait"])
+            value = "importance" if g["importance"].notna().any() else "selected_fraction"
+            figure(importance_figure(g, value=value, top=30), key="runs_qimpfig")
+            download_csv(g, "importance.csv", key="runs_dl_imp")
+else:
+    st.subheader("Test-set comparison")
+    if len(run.summary):
+        st.dataframe(comparison_table(run.summary), hide_index=True)
+        download_csv(run.summary, "model_comparison.csv", key="runs_dl_summary")
+        metric = st.selectbox("Metric", list(METRICS), key="runs_metric")
+        figure(comparison_figure(run.summary, metric=metric), key="runs_cmp")
+    ts = run.predictions
+    if len(ts):
+        inputs = list(dict.fromkeys(ts["input"]))
+        seeds = list(dict.fromkeys(ts["seed"]))
+        k1, k2 = st.columns(2)
+        inp = k1.selectbox("Input", inputs, key="runs_input")
+        seed = k2.selectbox("Seed", seeds, key="runs_seed")
+        names = run.models.drop_duplicates("key").set_index("key")["name"].to_dict()
+        y_true, scores, preds = casecontrol_curves(ts, names, input=inp, seed=seed)
+        if scores:
+            r1, r2 = st.columns(2)
+            with r1:
+                figure(roc_curves(y_true, scores), key="runs_roc")
+            with r2:
+                figure(pr_curves(y_true, scores), key="runs_pr")
+            figure(confusion_matrices(y_true, preds), key="runs_cms")
+    if len(run.fold_metrics):
+        with st.expander("Validation folds"):
+            figure(fold_metrics_figure(run.fold_metrics), key="runs_folds")
+            download_csv(run.fold_metrics, "fold_metrics.csv", key="runs_dl_folds")
 if len(run.histories):
     with st.expander("Learning curves"):
-        hk = run.histories[["key", "input", "seed"]].drop_duplicates().reset_index(drop=True)
+        hcols = [c for c in ("key", "input", "trait", "repeat", "fold", "seed") if c in run.histories]
+        hk = run.histories[hcols].drop_duplicates().reset_index(drop=True)
         i = st.selectbox("Model", range(len(hk)), key="runs_hist",
-                         format_func=lambda j: f"{hk.loc[j, 'key']} · {hk.loc[j, 'input']} · seed {hk.loc[j, 'seed']}")
-        h = run.histories.merge(hk.iloc[[i]], on=["key", "input", "seed"])
+                         format_func=lambda j: " · ".join(f"{c} {hk.loc[j, c]}" if c in ("repeat", "fold", "seed")
+                                                          else str(hk.loc[j, c]) for c in hcols))
+        h = run.histories.merge(hk.iloc[[i]], on=hcols)
         figure(training_curves(h), key="runs_curves")
+if run.log:
+    with st.expander("Analysis log (run.log)"):
+        st.code(run.log, language="text")
 
 st.subheader("Predict new individuals")
-st.write("The saved model is applied after the run's own preprocessing: its QC'd variant list "
+st.write("The saved model is applied after the run's own preprocessing: its variant list "
          "(matched by variant ID, else chromosome and position; alleles aligned), mean imputation "
-         "and feature projection, all fitted on the run's training samples.")
+         "and feature projection (or, for quantitative traits, the training fold's scaling), all "
+         "fitted on the run's training samples.")
 models = run.models
+usable = [j for j in range(len(models)) if models.loc[j, "input"] in rec.get("preprocess", {})]
+if not usable:
+    st.info("No model of this run can score new individuals (inputs with pedigree loadings need "
+            "the new individuals in the pedigree).")
+    st.stop()
+
+
+def _model_label(j: int) -> str:
+    m = models.loc[j]
+    if run.kind == "quantitative":
+        return f"{m['name']} · {m['input']} · {m['trait']} · fold {m['repeat']}.{m['fold']}"
+    return f"{m['name']} · {m['input']} · seed {m['seed']}"
+
+
 with st.form("predict_form"):
     path = st.text_input("PLINK fileset of the new individuals (prefix or .bed path on the server)",
                          key="predict_path")
-    choice = st.selectbox("Model", range(len(models)), key="predict_model",
-                          format_func=lambda j: f"{models.loc[j, 'name']} · {models.loc[j, 'input']} · "
-                                                f"seed {models.loc[j, 'seed']}")
+    with guard("Reading the allowed data folders"):
+        st.caption(f"Only files inside these server folders can be read: {describe_roots()} (a "
+                   "path may be written relative to one, e.g. `data:study/new_samples`). Ask "
+                   f"the administrator to add a folder to `{ENV_VAR}`.")
+    choice = st.selectbox("Model", usable, key="predict_model", format_func=_model_label)
     go = st.form_submit_button("Predict", type="primary", key="predict")
 if go:
     with guard("Predicting"), st.spinner("Reading genotypes and projecting features"):
         m = models.loc[choice]
-        out, report = run.predict(path.strip(), key=m["key"], input=m["input"], seed=int(m["seed"]))
+        prefix = resolve_plink_prefix(path.strip())  # confined to the data roots before opening
+        out, report = run.predict(prefix, key=m["key"], input=m["input"], seed=int(m["seed"]),
+                                  trait=m.get("trait"), repeat=int(m.get("repeat", 1)),
+                                  fold=int(m.get("fold", 1)))
         st.session_state["genoapp_runs_prediction"] = (pick, out, report.as_dict())
 pred = st.session_state.get("genoapp_runs_prediction")
 if pred is not None and pred[0] == pick:
     _, out, rep = pred
-    st.success(f"{len(out):,} individuals scored; {int(out['prediction'].sum()):,} predicted cases. "
+    what = (f"{int(out['prediction'].sum()):,} predicted cases" if "prediction" in out
+            else f"mean prediction {out['predicted'].mean():.3f}")
+    st.success(f"{len(out):,} individuals scored; {what}. "
                f"Variants: {rep['n_matched']:,} of {rep['n_expected']:,} found by {rep['matched_by']} "
                f"({rep['n_flipped']:,} with swapped alleles), {rep['n_missing']:,} absent and "
                f"{rep['n_allele_mismatch']:,} with other alleles (imputed with training means).")

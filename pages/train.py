@@ -2,19 +2,13 @@
 
 import dataclasses
 
-import pandas as pd
 import streamlit as st
 
-from genoapp.models import MODEL_KEYS, MODEL_NAMES, PRESETS
-from genoapp.models.zoo import preset_config
-from genoapp.pipeline import (
-    FeatureConfig,
-    build_features,
-    compare_models,
-    feature_input_name,
-    save_comparison,
-)
+from genoapp.errors import StorageError
+from genoapp.features import build_features
+from genoapp.logs import capture_log
 from genoapp.plots.training import (
+    casecontrol_curves,
     comparison_figure,
     confusion_matrices,
     fold_metrics_figure,
@@ -22,20 +16,25 @@ from genoapp.plots.training import (
     roc_curves,
     training_curves,
 )
-from genoapp.runconfig import config_dict
-from genoapp.runs import default_runs_dir
+from genoapp.runs import check_runs_dir, default_runs_dir, resolve_runs_dir, save_casecontrol
 from genoapp.train import device_description, resolve_device
-from genoapp.train.protocol import METRICS, comparison_table
-from genoapp.ui import state
+from genoapp.ui import settings, state
 from genoapp.ui.errors import guard
 from genoapp.ui.jobs import TrainingJob, get_job, live_panel, start_job
 from genoapp.ui.widgets import download_csv, figure
+from genoapp.workflows.casecontrol import all_pca_config, compare_models
+from genoapp.workflows.estimate import estimate_comparison
+from genoapp.workflows.presets import PRESETS, model_grid, model_params, protocol_config
+from genoapp.workflows.protocol import CLASSIFICATION_METRICS as METRICS
+from genoapp.workflows.protocol import certainty_table, comparison_table
+from genoapp.workflows.registry import CASECONTROL_MODELS as MODEL_KEYS
+from genoapp.workflows.registry import MODEL_NAMES
 
 st.title("Train")
 res = state.require("features", "pages/features.py", "Features")
 qc = state.get("qc") or {}
 split, fs = res["split"], res["features"]
-primary = feature_input_name(fs)
+primary = fs.input_name
 n_cases_train = int((split.y[split.train_idx] == 1).sum())
 st.write(
     f"{len(split.train_idx):,} training samples ({n_cases_train:,} cases) and {len(split.test_idx):,} "
@@ -45,11 +44,32 @@ st.write(
     "only; every model sees the same folds, upsampling and seeds; the table reports mean ± SD "
     "over seeds."
 )
-ALL_PCA = "method" in {f.name for f in dataclasses.fields(FeatureConfig)}
-QUICK = {"epochs": 10, "cnn_epochs": 10, "mlp_epochs": 30, "ada_trees": 100, "n_seeds": 3,
-         "validation": "holdout"}
-PAPER = {"epochs": 30, "cnn_epochs": 30, "mlp_epochs": 30, "ada_trees": 1000, "n_seeds": 5,
-         "validation": "cv"}
+def _capsule_values(preset: str) -> dict:
+    """DiseaseCapsule's effective settings under a preset: the class defaults (the authors'
+    code) updated with the preset's fixed values."""
+    from genoapp.models.capsnet import DiseaseCapsuleClassifier
+
+    values = DiseaseCapsuleClassifier().get_params()
+    values.update(model_params(preset, "capsule"))
+    return values
+
+
+def _page_values(preset: str) -> dict:
+    """The form's values of a preset (read from the one presets source)."""
+    cc = PRESETS[preset].casecontrol
+    cap = _capsule_values(preset)
+    return {"epochs": cap["epochs"],
+            "cnn_epochs": model_params(preset, "cnn")["epochs"],
+            "mlp_epochs": model_params(preset, "mlp")["epochs"],
+            "ada_trees": model_params(preset, "adaboost")["n_estimators"],
+            "n_seeds": len(cc["seeds"]), "validation": cc["validation"],
+            "batch_size": cap["batch_size"], "lr": cap["learning_rate"], "lr_decay": cap["lr_decay"],
+            "tune_lr": bool(model_grid(preset, "capsule").get("learning_rate")),
+            "routing": cap["routing_softmax"], "pose": cap["pose"], "loss": cap["loss"],
+            "dropout": cap["dropout"]}
+
+
+QUICK, PAPER = _page_values("quick"), _page_values("paper")
 
 
 def _apply_preset():
@@ -69,8 +89,8 @@ MODEL_SETS = {  # the first is the default: a first click gives a result in abou
 def _apply_model_set():
     key = st.session_state["model_set"]
     st.session_state["models"] = list(MODEL_SETS[key][1])
-    if ALL_PCA:  # the paper's Gene-PCA vs All-PCA comparison goes with the full model set
-        st.session_state["compare_all_pca"] = key == "all"
+    # the paper's Gene-PCA vs All-PCA comparison goes with the full model set
+    st.session_state["compare_all_pca"] = key == "all"
 
 
 for _k, _v in QUICK.items():  # first visit: quick preset values
@@ -79,23 +99,51 @@ st.session_state.setdefault("models", list(MODEL_SETS["quick"][1]))
 st.session_state.setdefault("compare_all_pca", False)
 
 t1, t2 = st.columns(2)
-preset = t1.radio("Preset", list(PRESETS), format_func=lambda p: PRESETS[p], key="preset",
+preset = t1.radio("Preset", list(PRESETS), format_func=lambda p: PRESETS[p].label, key="preset",
                   on_change=_apply_preset)
 t2.selectbox("Model set", list(MODEL_SETS), format_func=lambda k: MODEL_SETS[k][0], key="model_set",
              on_change=_apply_model_set, help="Fills the model list below; edit it freely.")
+
+def _estimate():
+    """Expected time of the settings below (as last applied), measured on this machine."""
+    ss = st.session_state
+    with guard("Estimating the run time"):
+        cfg = protocol_config(ss.get("preset", "quick"), "classification",
+                              seeds=tuple(range(int(ss.get("n_seeds", 3)))),
+                              validation=ss.get("validation", "holdout"),
+                              tuning=ss.get("tuning", "grid"))
+        return estimate_comparison(len(split.train_idx), fs.X.shape[1],
+                                   models=ss.get("models") or [], preset=ss.get("preset", "quick"),
+                                   config=cfg, n_snps=int(qc["result"].G.shape[1]),
+                                   association=ss.get("association", "nested"),
+                                   overrides={"capsule": {"epochs": int(ss.get("epochs", 30))}})
+
 
 with st.form("train_form"):
     models = st.multiselect("Models", list(MODEL_KEYS), key="models",
                             format_func=lambda k: MODEL_NAMES[k],
                             help="All are trained on the same inputs, splits and seeds. The two PRS "
                                  "models use the QC'd SNP dosages (their GWAS runs on training samples).")
+    fixed_gwas = getattr(getattr(qc.get("result"), "config", None), "gwas", None)
+    association = st.radio(
+        "Association filter", ["nested", "none"], horizontal=True, key="association",
+        index=0 if fixed_gwas is None else 1,
+        format_func=lambda v: {"nested": "chosen inside the training samples (top 10-160 SNPs, "
+                                         "on inner folds)",
+                               "none": "none: every SNP the QC page kept"
+                                       + (f" (its fixed filter p < {fixed_gwas:g})"
+                                          if fixed_gwas is not None else "")}[v],
+        help="'chosen inside the training samples' reruns the GWAS on each inner training part "
+             "and picks how many top SNPs to keep by a logistic regression's validation ROC "
+             "AUC, then rebuilds Gene-PCA on them; no validation or test sample enters the "
+             "test that chose them. Use 'none' for the search of non-additive genes, which "
+             "needs genes without a marginal effect.")
     compare_all = st.checkbox(
         "Also train every model on All-PCA features (one PCA over all SNPs, fitted on training samples)",
-        disabled=not ALL_PCA, key="compare_all_pca",
-        help=None if ALL_PCA else "All-PCA is not available in this version of the Features step.")
+        key="compare_all_pca")
     p0, p1, p2, p3, p4, p5 = st.columns(6)
     epochs = p0.number_input("Epochs", 1, 500, key="epochs",
-                             help="DiseaseCapsule epochs (authors: 30; quick preset: 10).")
+                             help="DiseaseCapsule epochs (authors: 30; quick preset: at most 30, stopped early when the validation fold stops improving).")
     n_seeds = p1.number_input("Seeds", 1, 20, key="n_seeds",
                               help="Repetitions with different folds, upsampling and initialisation.")
     n_folds = p2.number_input("Validation folds", 2, 10, 5, key="n_folds")
@@ -106,12 +154,20 @@ with st.form("train_form"):
                           format_func=lambda v: {"grid": "grid search", "optuna": "Optuna (TPE)",
                                                  "none": "none (first values)"}[v])
     n_trials = p5.number_input("Optuna trials", 1, 200, 10, key="n_trials")
-    with st.expander("DiseaseCapsule options (defaults as the authors coded them)"):
-        c2, c3, c4 = st.columns(3)
-        batch_size = c2.number_input("Batch size", 8, 4096, 128, key="batch_size")
-        lr = c3.number_input("Learning rate (Adam)", 1e-6, 1e-1, 1e-4, format="%.0e", key="lr")
-        decay = c4.number_input("LR decay per epoch", 0.1, 1.0, 0.8, 0.05, key="lr_decay",
-                                help="ExponentialLR gamma (DiseaseCapsule: 0.8).")
+    with st.expander("DiseaseCapsule options (the preset's values; the paper preset: as the authors coded them)"):
+        c1, c2, c3, c4 = st.columns(4)
+        lr_grid = model_grid(st.session_state.get("preset", "quick"), "capsule").get("learning_rate")
+        tune_lr = c1.checkbox("Tune the learning rate", key="tune_lr", disabled=not lr_grid,
+                              help=("Chosen on the validation fold among "
+                                    f"{', '.join(f'{v:g}' for v in lr_grid)} (the preset's grid); "
+                                    "untick to fix it." if lr_grid else
+                                    "This preset fixes the learning rate."))
+        batch_size = c2.number_input("Batch size", 8, 4096, key="batch_size")
+        lr = c3.number_input("Learning rate (Adam)", 1e-6, 1e-1, format="%.0e", key="lr",
+                             disabled=bool(lr_grid and tune_lr),
+                             help="Used when the learning rate is not tuned (authors: 1e-4).")
+        decay = c4.number_input("LR decay per epoch", 0.1, 1.0, step=0.05, key="lr_decay",
+                                help="ExponentialLR gamma (authors: 0.8; quick preset: 1.0, no decay).")
         o1, o2, o3, o4 = st.columns(4)
         routing = o1.radio("Routing softmax over", ["input", "output"], key="routing",
                            format_func=lambda v: {"input": "input capsules (authors' code, paper eq.)",
@@ -122,7 +178,7 @@ with st.form("train_form"):
         loss = o3.radio("Loss", ["cross_entropy", "margin"], key="loss",
                         format_func=lambda v: {"cross_entropy": "cross-entropy on capsule lengths",
                                                "margin": "margin loss (Sabour et al.)"}[v])
-        dropout = o4.number_input("Dropout", 0.0, 0.9, 0.5, 0.05, key="dropout")
+        dropout = o4.number_input("Dropout", 0.0, 0.9, step=0.05, key="dropout")
     with st.expander("Other models"):
         m1, m2, m3, m4, m5 = st.columns(5)
         mlp_epochs = m1.number_input("MLP epochs", 1, 500, key="mlp_epochs")
@@ -130,88 +186,85 @@ with st.form("train_form"):
         ada_trees = m3.number_input("AdaBoost trees", 10, 5000, key="ada_trees")
         svm_kernel = m4.selectbox("SVM kernel", ["rbf", "linear"], key="svm_kernel")
         prs_clump = m5.checkbox("PRS: LD clumping (r² 0.1, 250 kb)", value=False, key="prs_clump")
-    d1, d2, d3 = st.columns([1, 1, 2])
-    device = d1.selectbox("Device", ["auto", "cpu", "cuda"], key="device")
-    seed0 = d2.number_input("First seed", 0, 2**31 - 1, 0, key="train_seed")
-    s1, s2 = d3.columns([1, 2])
+    s1, s2 = st.columns([1, 3])
     save = s1.checkbox("Save the run", value=True, key="save_run")
-    runs_dir = s2.text_input("Runs folder", str(default_runs_dir()), key="runs_dir")
+    runs_dir = s2.text_input("Runs folder", str(default_runs_dir()), key="runs_dir",
+                             help="Seeds start at the sidebar's seed; the device is the sidebar's.")
+    est = _estimate() if st.session_state.get("models") else None
+    if est is not None:
+        st.caption(f"Expected time on this machine for these settings: {est.text()}. "
+                   "Training runs in the background and can be stopped at any time.")
     submitted = st.form_submit_button("Train", type="primary", key="train")
 
 job = get_job()
 if submitted:
     with guard("Starting training"):
+        device = settings.device()
         if job is not None and job.running:
             st.warning("A training job is already running: stop it or wait for it to finish.")
         elif not models:
             st.warning("Choose at least one model.")
         else:
+            if save:  # before any work: a read-only or full runs folder is said now, not after
+                runs_dir = resolve_runs_dir(runs_dir)
+                check_runs_dir(runs_dir)
             dev = resolve_device(device)
-            st.caption(f"Device: {device_description(dev)}")
-            seeds = tuple(range(int(seed0), int(seed0) + int(n_seeds)))
-            config = preset_config(preset, seeds=seeds, n_folds=int(n_folds), validation=validation,
-                                   tuning=tuning, n_trials=int(n_trials), device=device)
+            seed0 = settings.seed()
+            seeds = tuple(range(seed0, seed0 + int(n_seeds)))
+            config = protocol_config(preset, "classification", seeds=seeds, n_folds=int(n_folds),
+                                     validation=validation, tuning=tuning, n_trials=int(n_trials),
+                                     device=device)
+            # only what differs from the preset reaches the models: a fixed value leaves the
+            # preset's tuning grid, so the preset's choices (e.g. the tuned learning rate) stay
+            chosen = {"epochs": int(epochs), "batch_size": int(batch_size), "lr_decay": float(decay),
+                      "routing_softmax": routing, "pose": pose, "loss": loss, "dropout": float(dropout)}
+            if not (lr_grid and tune_lr):
+                chosen["learning_rate"] = float(lr)
+            preset_cap = _capsule_values(preset)
             overrides = {
-                "capsule": {"epochs": int(epochs), "batch_size": int(batch_size), "learning_rate": float(lr),
-                            "lr_decay": float(decay), "routing_softmax": routing, "pose": pose,
-                            "loss": loss, "dropout": float(dropout)},
+                "capsule": {k: v for k, v in chosen.items()
+                            if k == "epochs" or k not in preset_cap or v != preset_cap[k]
+                            or (k == "learning_rate" and lr_grid)},
                 "mlp": {"epochs": int(mlp_epochs)},
                 "cnn": {"epochs": int(cnn_epochs)},
                 "adaboost": {"n_estimators": int(ada_trees)},
                 "svm": {"kernel": svm_kernel},
             }
-            G, variants = qc.get("G"), qc.get("variants")
-            if prs_clump and variants is not None:
+            wf = qc["result"]
+            G, variants = wf.G, wf.variants
+            if prs_clump:
                 overrides["prs"] = {"clump": True, "variants": variants[["chrom", "pos"]]}
-            want_all = bool(compare_all and ALL_PCA and G is not None)
-            if want_all:
-                # one PCA over every QC'd SNP (the SNP grouping plays no part), with as many
-                # components as the Gene-PCA features, capped by the rank (the paper's comparison)
-                n_fit = len(split.train_idx) if fs.config.fit_on == "train" else len(split.y)
-                all_cfg = FeatureConfig(kind="windows", window_snps=20, method="all_pca",
-                                        fit_on=fs.config.fit_on, device=device,
-                                        n_components=int(max(1, min(fs.X.shape[1], n_fit - 1, G.shape[1]))))
-            samples = qc.get("samples")
+            want_all = bool(compare_all)
+            all_cfg = all_pca_config(fs, G.shape[1]) if want_all else None
             label = f"{primary}{' vs All-PCA' if want_all else ''}, {len(models)} models"
+            plain = {k: {q: w for q, w in v.items() if q != "variants"} for k, v in overrides.items()}
+            run_cfg = state.run_config(label=label)
+            run_cfg.train = {"models": list(models), "preset": preset, "protocol": config.to_dict(),
+                             "overrides": plain, "all_pca": want_all, "association": association,
+                             "all_pca_config": None if all_cfg is None else dataclasses.asdict(all_cfg)}
             params = {"models": list(models), "preset": preset, "config": config.to_dict(),
-                      "overrides": {k: {q: w for q, w in v.items() if q != "variants"}
-                                    for k, v in overrides.items()}}
-
-            run_extra = {"device_description": device_description(dev)}
-            wf = qc.get("result")
-            sel = state.get("selection") or {}
-            loaded = state.get("cohort") or {}
-            if wf is not None and hasattr(wf, "config"):
-                # everything `python -m genoapp run --config <run dir>` needs to redo this run
-                files = loaded.get("files") or {}
-                run_extra["pipeline_config"] = {
-                    "label": label,
-                    "data": {"source": "demo"} if loaded.get("source") == "demo" else {"source": "files", **files},
-                    "selection": {k: sel.get(k) for k in ("phenotype", "batch_column", "batches", "sexes")},
-                    "qc": config_dict(wf.config),
-                    "features": {"config": config_dict(fs.config), "gene_table": res.get("gene_table"),
-                                 "gene_format": res.get("gene_format", "auto")},
-                    "train": {"models": list(models), "preset": preset, "protocol": config.to_dict(),
-                              "overrides": params["overrides"] | ({"prs": {"clump": True}} if prs_clump else {}),
-                              "all_pca": want_all,
-                              "all_pca_config": config_dict(all_cfg) if want_all else None},
-                }
-            if wf is not None and hasattr(wf, "summary"):  # the QC funnel, for the methods paragraph
-                run_extra["qc"] = wf.summary().astype(object).where(wf.summary().notna(), None).to_dict("records")
+                      "overrides": plain}
+            phenotype = (state.get("selection") or {}).get("phenotype", "phenotype")
 
             def target(on_event, stop):
-                inputs = {primary: fs}
-                if want_all:
-                    on_event({"event": "message", "text": "building All-PCA features (training samples)"})
-                    inputs["All-PCA"] = build_features(G, variants, split, config=all_cfg)
-                result = compare_models(inputs, split, snps=G, models=models, preset=preset,
-                                        config=config, overrides=overrides, on_event=on_event, stop=stop)
-                run_dir = None
-                if save and variants is not None and len(result.protocol.metrics):
-                    run_dir = save_comparison(result, inputs, qc_variants=variants, root=runs_dir,
-                                              samples=samples, split=split, snps=G, label=label,
-                                              extra=run_extra)
-                return {"result": result, "run_dir": run_dir}
+                with capture_log() as log:
+                    inputs = {primary: fs}
+                    if want_all:
+                        on_event({"event": "message", "text": "building All-PCA features (training samples)"})
+                        inputs["All-PCA"] = build_features(G, variants, split, config=all_cfg)
+                    result = compare_models(inputs, split, snps=G, models=models, preset=preset,
+                                            config=config, overrides=overrides, phenotype=phenotype,
+                                            association=association, on_event=on_event, stop=stop)
+                out = {"result": result, "inputs": inputs, "run_dir": None, "log": log,
+                       "save": (inputs, run_cfg, runs_dir, device_description(dev))}
+                if save and len(result.metrics):
+                    try:
+                        out["run_dir"] = save_casecontrol(result, inputs, wf, runs_dir=runs_dir,
+                                                          config=run_cfg, log=log,
+                                                          device=device_description(dev))
+                    except StorageError as exc:  # results stay in memory: the user can retry
+                        out["save_error"] = str(exc)
+                return out
 
             job = start_job(TrainingJob(target, label="Training",
                                         meta={"params": params, "features_id": id(fs)}))
@@ -232,7 +285,9 @@ def _finish(finished):
     if out.get("result") is not None:
         state.put("train", {"result": out["result"], "run_dir": out.get("run_dir"),
                             "params": finished.meta.get("params", {}),
-                            "stopped": finished.status == "stopped"})
+                            "stopped": finished.status == "stopped",
+                            "save_error": out.get("save_error"), "save": out.get("save"),
+                            "log": out.get("log")})
 
 
 if job is not None:
@@ -249,26 +304,33 @@ elif err:
 tr = state.get("train")
 if tr is None:
     st.stop()
-result = tr["result"]
-proto = result.protocol
-y_test = split.y[split.test_idx]
+proto = tr["result"]
+
+if tr.get("save_error"):
+    st.error(f"The results below could not be saved: {tr['save_error']}")
+    if st.button("Save again", key="save_again", icon=":material/save:"):
+        with guard("Saving the run"):
+            inputs, run_cfg, where, dev_text = tr["save"]
+            tr["run_dir"] = save_casecontrol(proto, inputs, qc["result"], runs_dir=where,
+                                             config=run_cfg, log=tr.get("log"), device=dev_text)
+            tr["save_error"] = None
+            st.rerun()
 
 st.subheader("Test-set metrics")
-if proto is None:  # a result of genoapp.pipeline.train_case_control
-    st.dataframe(result.metrics.style.format(precision=3), hide_index=True)
-    download_csv(result.metrics, "test_metrics.csv")
-    figure(training_curves(result.history), key="curves")
-    figure(roc_curves(y_test, result.test_scores), key="roc")
-    st.stop()
-
 summary = proto.summary()
+st.caption(f"Training took {proto.seconds:.0f} s on this machine.")
 if tr.get("stopped") or proto.stopped:
     st.warning("Training was stopped: models that were running kept their best weights so far "
                "(marked 'stopped' below); models not started are missing.")
+for warn in proto.warnings():  # plain words when a model did not learn
+    st.warning(warn, icon=":material/warning:")
 for note in proto.notes:
     st.info(note)
-numeric = summary[["model", "input", "n_seeds"] + [f"{m}_mean" for m in METRICS] + [f"{m}_sd" for m in METRICS]]
-numeric = numeric.rename(columns={f"{m}_mean": m for m in METRICS})
+st.markdown("**How sure** (95 % bootstrap intervals over the test samples; one-sided tests "
+            "against chance)")
+st.dataframe(certainty_table(summary), hide_index=True)
+numeric = summary[["model", "input", "n"] + [f"{m}_mean" for m in METRICS] + [f"{m}_sd" for m in METRICS]]
+numeric = numeric.rename(columns={f"{m}_mean": m for m in METRICS} | {"n": "n_seeds"})
 devices = ", ".join(sorted(set(proto.metrics["device"].astype(str)))) if len(proto.metrics) else ""
 st.caption(f"Balanced test set: {len(split.test_idx)} samples. Mean over seeds (SD columns: standard "
            f"deviation over seeds). Torch models ran on: {devices}.")
@@ -283,7 +345,7 @@ with c2:
 metric = st.selectbox("Metric", list(METRICS), key="cmp_metric")
 figure(comparison_figure(summary, metric=metric), key="cmp_fig")
 
-if proto.metrics.empty or "input" not in proto.metrics:
+if proto.metrics.empty:
     st.info("No model finished before training was stopped: no curves or confusion matrices "
             "to show. Train again to see them.")
     st.stop()
@@ -293,21 +355,15 @@ seeds = list(dict.fromkeys(proto.metrics["seed"]))
 k1, k2 = st.columns(2)
 inp = k1.selectbox("Input", inputs, key="curve_input")
 seed = k2.selectbox("Seed", seeds, key="curve_seed")
-keys = [k for k in proto.test_scores if k[2] == seed and (k[1] == inp or k[1] == "SNPs")]
-scores = {f"{proto.models[k[0]].name}" + (" (SNPs)" if k[1] == "SNPs" and inp != "SNPs" else ""):
-          proto.test_scores[k] for k in keys}
-preds = {name: proto.test_predictions[k] for name, k in zip(scores, keys, strict=True)}
+names = {k: s.name for k, s in proto.models.items()}
+y_true, scores, preds = casecontrol_curves(proto.predictions, names, input=inp, seed=seed)
 r1, r2 = st.columns(2)
 with r1:
-    figure(roc_curves(proto.y_test, scores), key="roc")
+    figure(roc_curves(y_true, scores), key="roc")
 with r2:
-    figure(pr_curves(proto.y_test, scores), key="pr")
-figure(confusion_matrices(proto.y_test, preds), key="cms")
-long = pd.concat([pd.DataFrame({"model": proto.models[k[0]].name, "input": k[1], "seed": k[2],
-                                "test_row": proto.test_idx, "label": proto.y_test, "score": s,
-                                "prediction": proto.test_predictions[k]})
-                  for k, s in proto.test_scores.items()], ignore_index=True)
-download_csv(long, "test_scores.csv")
+    figure(pr_curves(y_true, scores), key="pr")
+figure(confusion_matrices(y_true, preds), key="cms")
+download_csv(proto.predictions, "test_scores.csv")
 
 st.subheader("Validation folds (inside the training samples)")
 gwas_p = getattr(getattr(qc.get("result"), "config", None), "gwas", None)
@@ -327,14 +383,15 @@ if proto.histories:
     st.subheader("Learning curves")
     hkeys = list(proto.histories)
     hk = st.selectbox("Model", range(len(hkeys)), key="history_pick",
-                      format_func=lambda i: f"{proto.models[hkeys[i][0]].name} · {hkeys[i][1]} · seed {hkeys[i][2]}")
+                      format_func=lambda i: f"{names.get(hkeys[i].key, hkeys[i].key)} · {hkeys[i].input} · "
+                                            f"seed {hkeys[i].seed}")
     h = proto.histories[hkeys[hk]]
     figure(training_curves(h), key="curves")
     download_csv(h, "training_history.csv")
 
 if tr.get("run_dir"):
     st.success(f"Saved run: `{tr['run_dir']}` (open it on the Runs page to predict new individuals).")
-if result.capsule is not None:
+if proto.estimator("capsule", primary) is not None:
     st.page_link("pages/insights.py", label="Next: Capsule insights", icon=":material/arrow_forward:")
 else:
     st.caption("Train the DiseaseCapsule model to open Capsule insights.")

@@ -40,3 +40,20 @@ def plink19() -> str:
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO_ROOT
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _test_data_roots(tmp_path_factory):
+    """Tests write their cohorts under pytest's temporary folder: allow it (and ../shared/data)
+    as server data roots, as a lab would list its data folders in GENOAPP_DATA_ROOTS."""
+    base = tmp_path_factory.getbasetemp()
+    extra = [f"pytest={base}"]
+    if SHARED_DATA.is_dir():
+        extra.append(f"shared={SHARED_DATA}")
+    old = os.environ.get("GENOAPP_DATA_ROOTS")
+    os.environ["GENOAPP_DATA_ROOTS"] = os.pathsep.join(([old] if old else []) + extra)
+    yield
+    if old is None:
+        os.environ.pop("GENOAPP_DATA_ROOTS", None)
+    else:
+        os.environ["GENOAPP_DATA_ROOTS"] = old

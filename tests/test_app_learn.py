@@ -46,7 +46,7 @@ def test_learn_page_simulates_splits_trains_and_interprets():
 
     at.number_input(key="learn_seq_epochs").set_value(2)
     at.number_input(key="learn_seq_n_ism").set_value(5)
-    at.selectbox(key="learn_seq_device").set_value("cpu")
+    at.session_state["genoapp_device"] = "cpu"  # the sidebar setting (the page runs alone here)
     at.button(key="learn_seq_train").click().run()
     _ok(at)
     result = at.session_state["genoapp_learn_seq_result"]

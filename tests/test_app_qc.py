@@ -39,7 +39,8 @@ def test_qc_page_default_run_on_the_demo():
     msg = [s.value for s in at.success]
     assert any(m.startswith("Kept 1,485 samples and ") for m in msg), msg
     funnel = at.dataframe[0].value
-    assert funnel["step"].tolist()[-2:] == ["Batch effect (controls)", "GWAS (training samples)"]
+    # no fixed association filter by default (chosen at training); the GWAS is still reported
+    assert funnel["step"].tolist()[-1] == "Batch effect (controls)"
     split = at.dataframe[1].value
     test_row = split[split["set"] == "test"].iloc[0]
     assert test_row["cases"] == test_row["controls"] == 74
@@ -50,7 +51,7 @@ def test_qc_page_default_run_on_the_demo():
     for name in ("qc_funnel.csv", "gwas_training.csv", "qc_variants.csv", "qc_samples.csv",
                  "sample_pca_before_batch_filter.csv"):
         assert any(name in lab for lab in labels), (name, labels)
-    assert sum("qc_removed_" in lab for lab in labels) == 8  # removed IDs of every step
+    assert sum("qc_removed_" in lab for lab in labels) == 7  # removed IDs of every step
     state = at.session_state["genoapp_qc"]
     G = state["G"]
     assert G.shape == (1485, len(state["variants"])) and G.dtype == np.float32
@@ -62,6 +63,7 @@ def test_qc_page_default_run_on_the_demo():
 
 def test_qc_page_options_logistic_pairwise_all_samples():
     at = _qc_page()
+    at.checkbox(key="gwas_p_on").check()  # the paper's fixed filter
     at.radio(key="gwas_test").set_value("logistic")
     at.number_input(key="gwas_pcs").set_value(2)
     at.radio(key="batch_mode").set_value("every pair")
@@ -87,7 +89,7 @@ def test_qc_page_on_a_users_files_without_batch(tmp_path):
     variants = pd.DataFrame({"chrom": np.repeat(["1", "2"], m // 2), "id": [f"rs{j}" for j in range(m)],
                              "pos": np.tile(np.arange(m // 2) * 5000 + 1, 2), "A1": ["A"] * m,
                              "A2": ["G"] * m})
-    write_plink(tmp_path / "user", G, samples, variants)
+    write_plink(tmp_path / "user", G, samples=samples, variants=variants)
     y = (rng.random(n) < 0.5).astype(int)
     pd.DataFrame({"FID": samples["FID"], "IID": samples["IID"], "status": y}).to_csv(
         tmp_path / "pheno.tsv", sep="\t", index=False)
@@ -103,6 +105,7 @@ def test_qc_page_on_a_users_files_without_batch(tmp_path):
     _ok(at)
     at.switch_page("pages/qc.py").run()
     _ok(at)
+    at.checkbox(key="gwas_p_on").check()  # the paper's fixed filter
     at.button(key="run_qc").click().run()
     _ok(at)
     assert any(s.value.startswith(f"Kept {n} samples") for s in at.success)

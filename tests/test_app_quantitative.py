@@ -50,15 +50,20 @@ def test_opens_on_the_mice_example_with_the_scree_plot(page):
     assert len(at.get("plotly_chart")) == 1  # the scree plot
 
 
-def test_runs_a_small_protocol_and_shows_results(page):
+def test_runs_a_small_protocol_and_shows_results(page, tmp_path):
     at = page
-    at.number_input(key="q_folds_app").set_value(2)
-    at.number_input(key="q_repeats_app").set_value(1)
-    at.number_input(key="q_trials_app").set_value(1)
-    at.number_input(key="q_epochs_app").set_value(5)
-    at.number_input(key="q_hidden_app").set_value(4)
+    at.number_input(key="q_folds_quick").set_value(2)
+    at.number_input(key="q_repeats_quick").set_value(1)
+    at.number_input(key="q_trials_quick").set_value(1)
+    at.number_input(key="q_epochs_quick").set_value(5)
+    at.number_input(key="q_hidden_quick").set_value(4)
+    at.text_input(key="q_runs_dir").set_value(str(tmp_path))
     at.multiselect(key="q_traits").set_value(["Obesity.BodyLength"])
     at.button(key="q_run").click().run()
+    _ok(at)
+    job = at.session_state["genoapp_train_job"]  # a background job with Stop, like Train
+    assert job.join(600), "the cross-validation did not finish"
+    at.run()
     _ok(at)
     tables = [d.value for d in at.dataframe]
     result = tables[-1]

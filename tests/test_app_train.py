@@ -41,6 +41,15 @@ def _configure(at: AppTest, models, *, seeds=1, mlp_epochs=2, all_pca=False) -> 
     at.checkbox(key="compare_all_pca").set_value(all_pca)
 
 
+def _table(at: AppTest, column: str):
+    """The first dataframe on the page with ``column`` (pages add tables above older ones)."""
+    for d in at.dataframe:
+        v = d.value.data if hasattr(d.value, "data") else d.value
+        if column in v.columns:
+            return v
+    raise AssertionError(f"no table with a {column!r} column")
+
+
 @pytest.fixture(scope="module")
 def trained_app(tmp_path_factory):
     runs = tmp_path_factory.mktemp("runs")
@@ -61,19 +70,20 @@ def trained_app(tmp_path_factory):
 def test_train_page_queues_models_and_shows_the_comparison(trained_app):
     at, runs = trained_app
     assert "Test-set metrics" in [s.value for s in at.subheader]
-    table = at.dataframe[0].value
-    table = table.data if hasattr(table, "data") else table
+    verdicts = _table(at, "verdict")  # every metric with its interval and a plain verdict
+    assert len(verdicts) == 5 and verdicts["95 % interval"].str.contains("–").all()
+    table = _table(at, "n_seeds")
     assert list(table["model"]) == ["MLP", "Logistic regression", "MLP", "Logistic regression",
                                     "PRS (Σβ·dosage)"]
     assert list(table["input"]) == ["Gene-PCA", "Gene-PCA", "All-PCA", "All-PCA", "SNPs"]
     assert (table["n_seeds"] == 2).all() and table["accuracy"].between(0, 1).all()
-    paper = at.dataframe[1].value
-    assert "Gene-PCA accuracy" in paper.columns and "±" in paper.loc[0, "Gene-PCA accuracy"]
+    paper = _table(at, "Gene-PCA accuracy")
+    assert "±" in paper.loc[0, "Gene-PCA accuracy"]
     assert "±" in paper.loc[0, "All-PCA accuracy"] and paper.loc[2, "SNPs roc_auc"] != ""
     charts = at.get("plotly_chart")
     assert len(charts) >= 5  # comparison, ROC, PR, confusion matrices, folds, learning curves
     tr = at.session_state["genoapp_train"]
-    assert tr["result"].capsule is None and tr["result"].protocol.config.seeds == (0, 1)
+    assert tr["result"].estimator("capsule", "Gene-PCA") is None and tr["result"].config.seeds == (0, 1)
     assert Path(tr["run_dir"]).parent == runs and (Path(tr["run_dir"]) / "run.json").is_file()
     assert any("Saved run" in s.value for s in at.success)
 
@@ -85,14 +95,18 @@ def test_runs_page_reopens_the_run_and_predicts_new_individuals(trained_app):
     _ok(at)
     assert at.text_input(key="runs_root").value == str(runs)
     assert len(at.dataframe[0].value) == 1
-    assert "Gene-PCA accuracy" in at.dataframe[1].value.columns  # results without retraining
+    assert len(_table(at, "Gene-PCA accuracy"))  # results without retraining
     assert len(at.get("plotly_chart")) >= 4
     assert any("HTML report" in b.proto.label for b in at.get("download_button"))
     at.button(key="make_bundle").click().run()
     _ok(at)
     assert any("run bundle" in b.proto.label for b in at.get("download_button"))
     rec = json.loads(next(runs.iterdir()).joinpath("run.json").read_text())
-    assert rec["qc"][-1]["step"] == "GWAS (training samples)" and rec["features"]["Gene-PCA"]["fit_on"] == "train"
+    # the association filter is chosen inside the training samples by the protocol (nested),
+    # not applied once by QC; the form sends only what differs from the preset
+    assert rec["qc"][-1]["step"] == "Batch effect (controls)" and rec["features"]["Gene-PCA"]["fit_on"] == "train"
+    train_cfg = rec["pipeline_config"]["train"]
+    assert train_cfg["association"] == "nested" and train_cfg["overrides"]["capsule"] == {"epochs": 30}
     models = at.selectbox(key="predict_model")
     options = list(models.options)
     models.set_value(next(i for i, o in enumerate(options) if o.startswith("Logistic regression")))
@@ -119,18 +133,23 @@ def test_stop_button_ends_training_and_keeps_the_best_model(tmp_path, monkeypatc
     at.selectbox(key="model_set").set_value("quick").run()
     assert at.multiselect(key="models").value == ["capsule", "logreg"]
     at.radio(key="preset").set_value("quick").run()
-    assert at.number_input(key="epochs").value == 10
+    assert at.number_input(key="epochs").value == 30 and at.number_input(key="n_seeds").value == 3
     _configure(at, ["mlp", "logreg"], seeds=1, mlp_epochs=500)
     at.button(key="train").click().run()
     _ok(at)
     job = at.session_state[JOB]
     assert job.running
+    import time
+
+    t0 = time.time()  # stop once the MLP has trained an epoch (not before any model began)
+    while not len(job.snapshot()["epochs"]) and time.time() - t0 < 120:
+        time.sleep(0.2)
     at.button(key="stop_training").click().run()  # the live panel's Stop button
     assert job.join(120), "the stop was not honoured"
     at.run()
     _ok(at)
     assert job.status == "stopped"
     assert any("stopped" in w.value for w in at.warning)
-    m = at.session_state["genoapp_train"]["result"].protocol.metrics
+    m = at.session_state["genoapp_train"]["result"].metrics
     assert list(m["key"]) == ["mlp"] and bool(m.loc[0, "stopped"])  # logistic regression skipped
     assert m.loc[0, "epochs"] < 500

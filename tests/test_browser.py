@@ -8,6 +8,7 @@ saves a screenshot (``test-artifacts/insights.png``). Skipped only where chromiu
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -134,12 +135,16 @@ def _walk(page, server, expect):
     expect(page.get_by_role("heading", name="Test-set metrics")).to_be_visible()
 
     _nav(page, "Capsule insights")
-    expect(page.get_by_role("heading", name="Coupling coefficients")).to_be_visible()
-    heatmaps = page.locator(".js-plotly-plot")
-    expect(heatmaps.nth(1)).to_be_visible()
+    # interpretation is computed against permuted-label networks, on request (one reference here)
+    expect(page.get_by_role("heading", name="Against permuted labels")).to_be_visible()
+    refs = page.get_by_label("Permuted-label networks", exact=True)
+    refs.fill("1")
+    refs.press("Tab")
+    page.get_by_role("button", name=re.compile(r"^Run against permuted labels")).click()
+    expect(page.get_by_text("Coupling coefficients.", exact=False).first).to_be_visible()
     titles = page.locator(".js-plotly-plot .gtitle")  # plotly draws the titles as SVG text
-    expect(titles.nth(0)).to_contain_text("Training samples")
-    expect(titles.nth(1)).to_contain_text("Test samples")
+    expect(titles.nth(0)).to_contain_text("Coupling against permuted-label networks")
+    expect(titles.nth(1)).to_contain_text("Gene scan against permuted-label networks")
 
 
 def test_run_bundle_loads_in_a_fresh_session_with_identical_tables(server, runs_dir, tmp_path):
@@ -186,5 +191,5 @@ def test_run_bundle_loads_in_a_fresh_session_with_identical_tables(server, runs_
         browser.close()
     assert bundle.suffix == ".zip"
     loaded = open_run(list_runs(empty).loc[0, "path"])
-    for table in ("metrics", "summary", "test_scores", "fold_metrics", "samples"):
+    for table in ("metrics", "summary", "predictions", "fold_metrics", "samples"):
         pd.testing.assert_frame_equal(getattr(original, table), getattr(loaded, table), obj=table)

@@ -315,6 +315,58 @@ def test_load_rejects_other_files(tmp_path):
         DiseaseCapsuleClassifier.load(garbage)
 
 
+def test_load_model_file_dispatches_on_the_stored_format(tmp_path, tiny_data):
+    from genoapp.models import load_model_file, model_file_format
+    from genoapp.models.files import model_formats
+
+    X, y = tiny_data
+    clf = DiseaseCapsuleClassifier(epochs=1, pose="shared", device="cpu").fit(X, y)
+    path = clf.save(tmp_path / "capsnet.pt")
+    assert model_file_format(path) == "genoapp.DiseaseCapsuleClassifier"
+    loaded = load_model_file(path, device="cpu")
+    assert type(loaded) is DiseaseCapsuleClassifier and loaded.best_epoch_ == clf.best_epoch_
+    np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+    assert {"genoapp.DiseaseCapsuleClassifier", "genoapp.TorchMLPClassifier",
+            "genoapp.TorchCNNClassifier", "genoapp.GRVSNNRegressor",
+            "genoapp.SequenceCNNRegressor"} <= set(model_formats())
+    # an unknown format: the message names the file and the format found
+    payload = torch.load(path, weights_only=True)
+    payload["format"] = "someone.ElseModel"
+    torch.save(payload, tmp_path / "other.pt")
+    with pytest.raises(InputDataError, match=r"other\.pt.*'someone\.ElseModel'"):
+        load_model_file(tmp_path / "other.pt")
+    torch.save({"weights": torch.zeros(2)}, tmp_path / "plain.pt")
+    with pytest.raises(InputDataError, match="unknown model file format None"):
+        load_model_file(tmp_path / "plain.pt")
+    with pytest.raises(InputDataError, match="no 'format'"):
+        model_file_format(tmp_path / "plain.pt")
+    with pytest.raises(InputDataError, match="not found"):
+        load_model_file(tmp_path / "missing.pt")
+
+
+def test_files_of_earlier_versions_without_class_keys_still_load(tmp_path, tiny_data):
+    X, y = tiny_data
+    clf = DiseaseCapsuleClassifier(epochs=1, device="cpu").fit(X, y)
+    payload = torch.load(clf.save(tmp_path / "new.pt"), weights_only=True)
+    assert payload["class"] == "DiseaseCapsuleClassifier" and payload["format_version"] == 1
+    del payload["class"], payload["classes"]  # as written before the common base class
+    torch.save(payload, tmp_path / "old.pt")
+    old = DiseaseCapsuleClassifier.load(tmp_path / "old.pt", device="cpu")
+    np.testing.assert_array_equal(old.classes_, [0, 1])
+    np.testing.assert_array_equal(old.predict(X), clf.predict(X))
+    payload["format_version"] = 99
+    torch.save(payload, tmp_path / "future.pt")
+    with pytest.raises(InputDataError, match="newer genoapp"):
+        DiseaseCapsuleClassifier.load(tmp_path / "future.pt")
+
+
+def test_a_model_file_format_belongs_to_one_class():
+    from genoapp.models._torch import TorchEstimator
+
+    with pytest.raises(TypeError, match="already used by"):
+        type("Impostor", (TorchEstimator,), {"_format": "genoapp.DiseaseCapsuleClassifier"})
+
+
 def test_input_validation(tiny_data):
     X, y = tiny_data
     bad = X.copy()

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -40,7 +41,7 @@ def app_run(tmp_path_factory):
     at.number_input(key="epochs").set_value(1)
     at.number_input(key="n_seeds").set_value(1)
     at.selectbox(key="tuning").set_value("none")
-    at.selectbox(key="device").set_value("cpu")
+    at.session_state["genoapp_device"] = "cpu"  # the sidebar setting
     at.button(key="train").click().run()
     assert not at.exception and not at.error
     assert at.session_state["genoapp_train_job"].join(600)
@@ -62,7 +63,7 @@ def test_cli_reproduces_the_app_run_from_its_saved_config(app_run, tmp_path):
     a, b = open_run(app_run), open_run(new)
     cols = ["model", "input", "seed", "accuracy", "precision", "recall", "f1", "roc_auc"]
     pd.testing.assert_frame_equal(a.metrics[cols], b.metrics[cols])  # identical metrics
-    pd.testing.assert_frame_equal(a.test_scores, b.test_scores)
+    pd.testing.assert_frame_equal(a.predictions, b.predictions)
     assert b.record["pipeline_config"] == cfg
     assert (tmp_path / "r.html").stat().st_size > 100_000
 
@@ -92,3 +93,88 @@ def test_cli_errors_are_readable_with_exit_status_2(tmp_path):
     (tmp_path / "c.json").write_text(json.dumps(cfg))
     out = _cli("run", "--config", tmp_path / "c.json", "--runs-dir", tmp_path)
     assert out.returncode == 2 and "missing" in out.stderr and "Traceback" not in out.stderr
+
+
+# ------------------------------------------------------------------ pre-flight data checks
+# A dozen samples whose .bim has no physical map (every position 0) and one variant ID on two
+# lines, and a phenotype table with an empty trait column: the CLI prints the Data page's data
+# checks before the run starts, and the too-small test split of make_split reaches the user
+# unchanged (CLI exit status 2; the QC page's error).
+
+
+@pytest.fixture
+def odd_fileset(tmp_path):
+    from genoapp.io import write_plink
+
+    rng = np.random.default_rng(0)
+    n, m = 12, 40
+    G = rng.binomial(2, 0.3, size=(n, m)).astype(np.float32)
+    samples = pd.DataFrame({"FID": [f"F{i}" for i in range(n)], "IID": [f"I{i}" for i in range(n)]})
+    ids = [f"rs{j}" for j in range(m)]
+    ids[3] = ids[5] = "rs_dup"
+    variants = pd.DataFrame({"chrom": "1", "id": ids, "pos": np.zeros(m, dtype=np.int64),
+                             "A1": "A", "A2": "G"})
+    prefix = write_plink(tmp_path / "odd", G, samples=samples, variants=variants)
+    pheno = tmp_path / "odd.pheno.tsv"
+    pd.DataFrame({"FID": samples["FID"], "IID": samples["IID"], "status": [0, 1] * (n // 2),
+                  "empty": ["NA"] * n}).to_csv(pheno, sep="\t", index=False)
+    return prefix, pheno
+
+
+def _too_small_message(n_cases: int, n_controls: int, test_size: float = 0.1) -> str:
+    from genoapp.errors import InputDataError
+    from genoapp.train import make_split
+
+    with pytest.raises(InputDataError) as info:
+        make_split(np.r_[np.ones(n_cases), np.zeros(n_controls)], test_size=test_size)
+    return str(info.value)
+
+
+def test_cli_prints_data_checks_before_the_run(odd_fileset, tmp_path):
+    prefix, pheno = odd_fileset
+    cfg = {"data": {"source": "files", "bed": str(prefix), "phenotypes": str(pheno)},
+           "selection": {"phenotype": "status"}, "qc": {}, "features": {}, "train": {}}
+    (tmp_path / "c.json").write_text(json.dumps(cfg))
+    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
+    out = _cli("run", "--config", tmp_path / "c.json", "--runs-dir", tmp_path / "runs", env=env)
+    err = out.stderr
+    warnings = [line for line in err.splitlines() if line.startswith("warning: ")]
+    assert len(warnings) == 3, err
+    assert "All 40 variants have base-pair position 0" in warnings[0]
+    assert "1 variant IDs occur more than once in the .bim odd.bim" in warnings[1]
+    assert "rs_dup (lines 4, 6)" in warnings[1]
+    assert "Column 'empty'" in warnings[2] and "no value" in warnings[2]
+    # printed before the run starts (the first progress line comes after them)
+    assert err.index(warnings[-1]) < err.index("QC ")
+    # a dozen samples: make_split's message, unchanged, exit status 2, no traceback
+    assert out.returncode == 2 and "Traceback" not in err
+    assert f"error: {_too_small_message(6, 6)}" in err
+    # --quiet drops progress lines, not the warnings; the demo data needs no checks
+    out = _cli("run", "--config", tmp_path / "c.json", "--runs-dir", tmp_path / "runs", "--quiet",
+               "--bed", prefix, env=env)
+    assert out.stderr.count("warning: ") == 3 and "QC " not in out.stderr
+    from genoapp.__main__ import _data_check_warnings
+
+    assert _data_check_warnings({"source": "demo"}) == []
+    assert _data_check_warnings({"source": "files", "bed": str(tmp_path / "absent")}) == []
+
+
+def test_data_page_checks_and_qc_page_too_small_message(odd_fileset):
+    prefix, pheno = odd_fileset
+    at = AppTest.from_file(APP, default_timeout=240)
+    at.run()
+    at.radio(key="data_source").set_value("Files on the server").run()
+    at.text_input(key="path_bed").input(str(prefix)).run()
+    at.text_input(key="path_pheno").input(str(pheno)).run()
+    at.button(key="load_paths").click().run()
+    at.multiselect(key="sexes").set_value([0]).run()  # these samples are of unknown sex
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    (checks,) = [e for e in at.expander if e.label.startswith("Data checks")]
+    assert checks.label == "Data checks (3 warnings)"
+    shown = [w.value for w in checks.warning]
+    assert "All 40 variants have base-pair position 0" in shown[0]
+    assert "rs_dup (lines 4, 6)" in shown[1] and "Column 'empty'" in shown[2]
+    at.switch_page("pages/qc.py").run()
+    at.button(key="run_qc").click().run()
+    assert not at.exception
+    assert at.error and at.error[0].value == f"Running QC: {_too_small_message(6, 6)}"

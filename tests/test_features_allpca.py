@@ -8,9 +8,16 @@ import pytest
 from sklearn.decomposition import PCA
 
 from genoapp.errors import ConfigError, InputDataError
-from genoapp.features import AllPCA, MeanImputer, gene_pca_k
+from genoapp.features import (
+    AllPCA,
+    FeatureConfig,
+    MeanImputer,
+    build_features,
+    default_all_pca_components,
+    gene_pca_k,
+)
 from genoapp.io import open_plink, read_gene_table
-from genoapp.pipeline import FeatureConfig, build_features, default_all_pca_components, make_split
+from genoapp.train import make_split
 
 
 @pytest.fixture(scope="module")

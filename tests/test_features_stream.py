@@ -62,7 +62,7 @@ def toy(tmp_path_factory):
     variants = pd.DataFrame({"chrom": "3", "id": [f"s{j}" for j in range(p)], "pos": np.arange(p) * 100 + 1,
                              "A1": "A", "A2": "G"})
     prefix = tmp_path_factory.mktemp("toy") / "toy"
-    write_plink(prefix, X, samples, variants)
+    write_plink(prefix, X, samples=samples, variants=variants)
     train = np.sort(rng.permutation(n)[:90])
     return X, ann, prefix, train
 

@@ -151,10 +151,34 @@ def test_input_errors():
 def test_explicit_validation_data_and_no_validation():
     X, Y = _data(n=120, p=10)
     m = GRVSNNRegressor(n_hidden=4, max_epochs=5).fit(X[:100], Y[:100], X_val=X[100:],
-                                                      Y_val=Y[100:])
+                                                      y_val=Y[100:])
     assert m.history_[0]["val_loss"] > 0
     n = GRVSNNRegressor(n_hidden=4, max_epochs=4, validation_fraction=0.0).fit(X, Y)
     assert len(n.history_) == 4 and n.best_epoch_ is None and np.isnan(n.best_val_loss_)
+
+
+def test_save_load_round_trip(tmp_path):
+    from genoapp.models import load_model_file
+
+    X, Y = _data(n=120, p=10, missing=0.2)
+    m = GRVSNNRegressor(n_hidden=4, max_epochs=6, importance_scale="max", device="cpu",
+                        random_state=2).fit(X, Y)
+    path = m.save(tmp_path / "grvsnn.pt")
+    for loaded in (GRVSNNRegressor.load(path, device="cpu"), load_model_file(path, device="cpu")):
+        assert type(loaded) is GRVSNNRegressor and loaded.get_params() == m.get_params()
+        np.testing.assert_array_equal(loaded.predict(X), m.predict(X))
+        np.testing.assert_array_equal(loaded.selection_weights(X), m.selection_weights(X))
+        np.testing.assert_array_equal(loaded.feature_importances_, m.feature_importances_)
+        np.testing.assert_array_equal(loaded.selected_, m.selected_)
+        assert loaded.best_val_loss_ == m.best_val_loss_ and loaded.best_epoch_ == m.best_epoch_
+        assert loaded.history_ == m.history_ and loaded.n_traits_ == 2
+    one = GRVSNNRegressor(n_hidden=4, max_epochs=2, validation_fraction=0.0).fit(X, Y[:, 0])
+    back = GRVSNNRegressor.load(one.save(tmp_path / "one.pt"), device="cpu")
+    assert back.predict(X[:3]).shape == (3,) and np.isnan(back.best_val_loss_)
+    from genoapp.models.seqcnn import SequenceCNNRegressor
+
+    with pytest.raises(InputDataError, match="GRVSNNRegressor"):
+        SequenceCNNRegressor.load(path)
 
 
 @pytest.mark.gpu

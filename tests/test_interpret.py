@@ -13,6 +13,7 @@ from scipy.stats import hypergeom
 
 from genoapp.errors import ConfigError, InputDataError
 from genoapp.interpret import (
+    FeatureTable,
     GAConfig,
     GeneIndex,
     accuracy_vs_n_genes,
@@ -31,7 +32,7 @@ from genoapp.interpret import (
 )
 from genoapp.interpret.forward import class_matrices, coupling_from_hidden, lengths_from_hidden
 from genoapp.models import DiseaseCapsuleClassifier, make_logistic_regression
-from genoapp.train import StopFlag
+from genoapp.train import Split, StopFlag
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -41,6 +42,11 @@ def _one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+def _ft(X, feature_gene, y=None):
+    """Raw arrays as interpretation inputs (all rows: ``samples="all"``)."""
+    return FeatureTable(X, feature_gene, y=y)
 
 
 TOL = 1e-5  # acceptance: fast scan vs naive masked forward, float32
@@ -130,11 +136,11 @@ def test_fast_gene_scan_equals_naive_masked_forward(toy_model):
     gi = GeneIndex(fg)
     ref = _naive_scan(model, X, y, gi, gi.genes)
     for dtype in ("float32", "float64"):
-        fast = gene_scan(model, X, gi, y=y, both_classes=True, dtype=dtype, k_star=0, batch_size=7)
+        fast = gene_scan(model, _ft(X, gi, y), samples="all", both_classes=True, dtype=dtype, k_star=0, batch_size=7)
         assert fast.method == "fast" and fast.dtype == dtype
         assert _err(fast.case, ref[:, 1]) <= TOL
         assert _err(fast.control, ref[:, 0]) <= TOL
-    naive = gene_scan(model, X, gi, y=y, both_classes=True, method="naive", k_star=0)
+    naive = gene_scan(model, _ft(X, gi, y), samples="all", both_classes=True, method="naive", k_star=0)
     assert _err(naive.case, ref[:, 1]) <= 1e-6
     # identical discrete rows of the 1-PC genes were merged, and the result did not change
     assert fast.n_items < fast.n_items_total == len(X) * gi.n_genes
@@ -144,7 +150,7 @@ def test_float64_scan_equals_float64_reference(toy_model):
     model, X, y, fg = toy_model
     gi = GeneIndex(fg)
     ref = _naive_scan(model, X, y, gi, gi.genes[:6], dtype=torch.float64)
-    fast = gene_scan(model, X, gi, y=y, genes=gi.genes[:6], dtype="float64", k_star=3)
+    fast = gene_scan(model, _ft(X, gi, y), samples="all", genes=gi.genes[:6], dtype="float64", k_star=3)
     assert _err(fast.case, ref[:, 1]) <= 1e-12
     np.testing.assert_allclose(fast.scores(), fast.case[:, 3])
 
@@ -152,8 +158,8 @@ def test_float64_scan_equals_float64_reference(toy_model):
 def test_scan_dedup_is_exact_and_rows_sum_to_one():
     X, y, fg = _toy(n=80, seed=3)
     model = DiseaseCapsuleClassifier(epochs=1, device="cpu", random_state=0).fit(X, y)
-    a = gene_scan(model, X, fg, y=y, dedup=True)
-    b = gene_scan(model, X, fg, y=y, dedup=False)
+    a = gene_scan(model, _ft(X, fg, y), samples="all", dedup=True)
+    b = gene_scan(model, _ft(X, fg, y), samples="all", dedup=False)
     np.testing.assert_allclose(a.case, b.case, rtol=0, atol=1e-12)
     assert a.n_items < b.n_items == b.n_items_total
     np.testing.assert_allclose(a.case.sum(axis=1), 1.0, atol=1e-9)
@@ -176,7 +182,7 @@ def test_scan_on_the_demo_cohort_sample_of_genes(demo_features):
     pos = np.concatenate([rng.choice(gi.n_genes, 20, replace=False), multi[:5]])
     genes = gi.genes[pos]
     ref = _naive_scan(model, X, y, gi, genes)
-    fast = gene_scan(model, X, gi, y=y, genes=genes, dtype="float32", both_classes=True, k_star=0)
+    fast = gene_scan(model, fs, samples=tr, genes=genes, dtype="float32", both_classes=True, k_star=0)
     assert np.abs(fast.case - ref[:, 1]).max() <= TOL
     assert np.abs(fast.control - ref[:, 0]).max() <= TOL
 
@@ -184,17 +190,17 @@ def test_scan_on_the_demo_cohort_sample_of_genes(demo_features):
 def test_scan_input_errors(toy_model):
     model, X, y, fg = toy_model
     with pytest.raises(ConfigError, match="method"):
-        gene_scan(model, X, fg, y=y, method="slow")
+        gene_scan(model, _ft(X, fg, y), samples="all", method="slow")
     with pytest.raises(ConfigError, match="dtype"):
-        gene_scan(model, X, fg, y=y, dtype="float16")
+        gene_scan(model, _ft(X, fg, y), samples="all", dtype="float16")
     with pytest.raises(InputDataError, match="features"):
-        gene_scan(model, X[:, :-1], fg[:-1], y=y)
+        gene_scan(model, _ft(X[:, :-1], fg[:-1], y), samples="all")
     with pytest.raises(InputDataError, match="no case"):
-        gene_scan(model, X, fg, y=np.zeros(len(X), dtype=int))
+        gene_scan(model, _ft(X, fg, np.zeros(len(X), dtype=int)), samples="all")
     with pytest.raises(ConfigError, match="k_star"):
-        gene_scan(model, X, fg, y=y, k_star=99)
+        gene_scan(model, _ft(X, fg, y), samples="all", k_star=99)
     with pytest.raises(InputDataError, match="not among"):
-        gene_scan(model, X, fg, y=y, genes=["nope"])
+        gene_scan(model, _ft(X, fg, y), samples="all", genes=["nope"])
 
 
 @pytest.mark.gpu
@@ -203,10 +209,10 @@ def test_scan_on_cuda_matches_cpu():
         pytest.skip("no CUDA device")
     X, y, fg = _toy()
     m = DiseaseCapsuleClassifier(epochs=1, device="cuda", random_state=0).fit(X, y)
-    gpu = gene_scan(m, X, fg, y=y, k_star=0)
+    gpu = gene_scan(m, _ft(X, fg, y), samples="all", k_star=0)
     assert gpu.device.startswith("cuda")
     m.model_.to("cpu")
-    cpu = gene_scan(m, X, fg, y=y, k_star=0)
+    cpu = gene_scan(m, _ft(X, fg, y), samples="all", k_star=0)
     np.testing.assert_allclose(gpu.case, cpu.case, atol=1e-10)
 
 
@@ -251,26 +257,27 @@ def test_masked_scores_equal_the_model_on_zeroed_inputs(toy_model):
     gi = GeneIndex(fg)
     sets = [np.array([], dtype=np.int64), np.array([0]), np.array([3, 9, 12]), np.arange(1, 14),
             np.arange(14)]
-    L = masked_class_scores(model, X, gi, sets, batch_size=50)
+    L = masked_class_scores(model, _ft(X, gi), sets, samples="all", batch_size=50)
     for s, ls in zip(sets, L, strict=True):
         Xm = np.zeros_like(X)
         cols = gi.columns(s)
         Xm[:, cols] = X[:, cols]
         np.testing.assert_allclose(ls, model.class_scores(Xm), atol=1e-6)
-    df = masked_metrics(model, X, y, gi, [s for s in sets])
+    df = masked_metrics(model, _ft(X, gi, y), [s for s in sets], samples="all")
     assert df["n_genes"].tolist() == [0, 1, 3, 13, 14]
     assert df["accuracy"].iloc[-1] == pytest.approx((model.predict(X) == y).mean())
     # gene keys and boolean masks name the same sets
-    keys = masked_metrics(model, X, y, gi, [gi.genes[[3, 9, 12]]])
+    keys = masked_metrics(model, _ft(X, gi, y), [gi.genes[[3, 9, 12]]], samples="all")
     mask = np.zeros((1, 14), bool)
     mask[0, [3, 9, 12]] = True
-    pd.testing.assert_frame_equal(keys, masked_metrics(model, X, y, gi, mask))
+    pd.testing.assert_frame_equal(keys, masked_metrics(model, _ft(X, gi, y), mask, samples="all"))
 
 
 def test_masked_coupling_with_all_genes_is_the_plain_coupling(toy_model):
     model, X, y, fg = toy_model
     full = mean_coupling_by_label(model.coupling_coefficients(X), y)
-    np.testing.assert_allclose(masked_coupling(model, X, y, fg, np.unique(fg)), full, atol=1e-7)
+    np.testing.assert_allclose(masked_coupling(model, _ft(X, fg, y), np.unique(fg), samples="all"),
+                               full, atol=1e-7)
 
 
 def test_random_gene_sets_properties():
@@ -290,7 +297,8 @@ def test_random_gene_sets_properties():
 def test_permutation_null_statistics(toy_model):
     model, X, y, fg = toy_model
     gi = GeneIndex(fg)
-    nr = permutation_null(model, X, y, gi, ["G0", "G9", "G10"], n_sets=40, random_state=2)
+    nr = permutation_null(model, _ft(X, gi, y), ["G0", "G9", "G10"], samples="all", n_sets=40,
+                          random_state=2)
     acc = nr.null["accuracy"].to_numpy()
     assert len(acc) == 40 and nr.observed["n_genes"] == 3
     assert nr.mean == pytest.approx(acc.mean()) and nr.sd == pytest.approx(acc.std(ddof=1))
@@ -299,14 +307,15 @@ def test_permutation_null_statistics(toy_model):
         assert nr.z == pytest.approx((nr.observed["accuracy"] - nr.mean) / nr.sd)
     # the null reproduces the random sets' masked accuracy computed independently
     sets = random_gene_sets(14, 3, 40, random_state=2)
-    np.testing.assert_allclose(masked_metrics(model, X, y, gi, sets)["accuracy"], acc)
+    np.testing.assert_allclose(masked_metrics(model, _ft(X, gi, y), sets, samples="all")["accuracy"], acc)
     assert list(nr.summary().columns) == ["n_genes", "accuracy", "null_mean", "null_sd", "z", "p_empirical",
                                           "n_random_sets"]
 
 
 def test_accuracy_vs_n_genes(toy_model):
     model, X, y, fg = toy_model
-    df = accuracy_vs_n_genes(model, X, y, fg, [f"G{g}" for g in range(14)], sizes=[1, 5, 14], n_random=3)
+    df = accuracy_vs_n_genes(model, _ft(X, fg, y), [f"G{g}" for g in range(14)], sizes=[1, 5, 14],
+                             samples="all", n_random=3)
     assert len(df) == 3 * (1 + 3)
     top = df[df["kind"] == "top-ranked"].set_index("n_genes")
     assert top.loc[14, "accuracy"] == pytest.approx((model.predict(X) == y).mean())
@@ -339,8 +348,10 @@ def test_ga_fitness_is_capsule_minus_lr_accuracy_and_reproducible(ga_setup):
     model, lr, X, y, fg, ranking = ga_setup
     cfg = GAConfig(pool_size=8, population=6, generations=3, random_state=1)
     w = np.where(np.arange(len(y)) % 3 == 0, 2.0, 1.0)
-    a = search_nonadditive_genes(model, X, y, fg, ranking, baseline=lr, sample_weight=w, config=cfg)
-    b = search_nonadditive_genes(model, X, y, fg, ranking, baseline=lr, sample_weight=w, config=cfg)
+    a = search_nonadditive_genes(model, _ft(X, fg, y), ranking, baseline=lr, samples="all",
+                                 sample_weight=w, config=cfg)
+    b = search_nonadditive_genes(model, _ft(X, fg, y), ranking, baseline=lr, samples="all",
+                                 sample_weight=w, config=cfg)
     np.testing.assert_array_equal(a.best_mask, b.best_mask)
     assert list(a.pool_genes) == ranking[:8] and a.generations_completed == 3 and not a.stopped_early
     assert a.history["generation"].tolist() == [0, 1, 2, 3]
@@ -366,7 +377,7 @@ def test_ga_stops_when_a_callback_asks(ga_setup):
                 self.request_stop()
 
     seen = []
-    r = search_nonadditive_genes(model, X, y, fg, ranking, baseline=lr,
+    r = search_nonadditive_genes(model, _ft(X, fg, y), ranking, baseline=lr, samples="all",
                                  config=GAConfig(pool_size=6, population=4, generations=50),
                                  callbacks=[StopAfterOne()], on_generation=lambda g, genes, logs: seen.append(g))
     assert r.stopped_early and r.generations_completed == 1 and seen == [0, 1]
@@ -385,7 +396,8 @@ def test_ga_config_validation():
 def test_retrain_on_genes(ga_setup):
     _, _, X, y, fg, _ = ga_setup
     tr, te = np.arange(0, 60), np.arange(60, 80)
-    r = retrain_on_genes(X, y, fg, ["G9", "G10"], train_idx=tr, test_idx=te,
+    split = Split(y, tr, te, test_size=0.25, random_state=0)
+    r = retrain_on_genes(FeatureTable(X, fg, y=y, split=split), ["G9", "G10"],
                          capsule_params={"epochs": 1, "device": "cpu"})
     assert list(r.metrics["model"]) == ["DiseaseCapsule", "Logistic regression"]
     assert (r.metrics["n_features"] == 8).all() and (r.metrics["n_genes"] == 2).all()
@@ -408,9 +420,10 @@ def test_planted_recall_hand_example():
 @pytest.fixture(scope="module")
 def demo_features():
     from genoapp.demo import DEMO_PHENOTYPE, HG19_GENES, load_demo_cohort
+    from genoapp.features import build_features
     from genoapp.io import read_gene_table
-    from genoapp.pipeline import build_features, make_split
     from genoapp.qc import QCConfig, run_qc
+    from genoapp.train import make_split
 
     c = load_demo_cohort().select(require_phenotype=DEMO_PHENOTYPE)
     y, _ = c.phenotype(DEMO_PHENOTYPE)

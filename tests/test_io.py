@@ -14,9 +14,15 @@ from genoapp.errors import ConfigError, InputDataError
 from genoapp.io import (
     MISSING_VALUES,
     PlinkGenotypes,
+    all_missing_messages,
+    check_positions,
     coerce_binary,
+    deduplicate_variant_ids,
+    duplicate_variant_ids,
+    duplicate_variant_ids_message,
     is_binary_trait,
     open_plink,
+    read_bim,
     read_covariates,
     read_gene_table,
     read_phenotypes,
@@ -79,7 +85,7 @@ def small(tmp_path):
             "A2": ["G", "T", "A"],
         }
     )
-    prefix = write_plink(tmp_path / "small", dosage, samples, variants)
+    prefix = write_plink(tmp_path / "small", dosage, samples=samples, variants=variants)
     return prefix, dosage, samples, variants
 
 
@@ -233,7 +239,7 @@ def test_write_round_trip_real_subset(rice, rice_full, tmp_path, plink19):
     samples = rice.samples.iloc[s_idx].reset_index(drop=True)
     variants = rice.variants.iloc[v_idx].reset_index(drop=True)
     before = samples.copy()
-    out = write_plink(tmp_path / "sub" / "rice_sub", dosage, samples, variants)
+    out = write_plink(tmp_path / "sub" / "rice_sub", dosage, samples=samples, variants=variants)
     assert out == tmp_path / "sub" / "rice_sub"
     assert sorted(p.name for p in out.parent.iterdir()) == [
         "rice_sub.bed",
@@ -268,17 +274,18 @@ def test_write_small_defaults_and_int8(small, tmp_path):
     assert g.variants["chrom"].tolist() == ["1", "1", "X"]
     assert g.variants["cM"].tolist() == [0.0, 0.5, 1.25]
     i8 = np.where(np.isnan(dosage), -127, dosage).astype(np.int8)
-    p2 = write_plink(tmp_path / "small_i8", i8, samples[["FID", "IID"]], variants)
+    p2 = write_plink(tmp_path / "small_i8", i8, samples=samples[["FID", "IID"]], variants=variants)
     g2 = open_plink(p2)
     np.testing.assert_array_equal(g2.read(), dosage)
     assert (g2.samples["sex"] == 0).all()
     with pytest.raises(InputDataError, match="0, 1, 2 or missing"):
-        write_plink(tmp_path / "bad", dosage + 0.5, samples, variants)
+        write_plink(tmp_path / "bad", dosage + 0.5, samples=samples, variants=variants)
     with pytest.raises(InputDataError, match="shape"):
-        write_plink(tmp_path / "bad", dosage[:, :2], samples, variants)
+        write_plink(tmp_path / "bad", dosage[:, :2], samples=samples, variants=variants)
     with pytest.raises(InputDataError, match="spaces"):
         write_plink(
-            tmp_path / "bad", dosage, samples.assign(IID=["a b", "b", "c", "d", "e"]), variants
+            tmp_path / "bad", dosage, samples=samples.assign(IID=["a b", "b", "c", "d", "e"]),
+            variants=variants,
         )
     assert not list(tmp_path.glob("bad*"))
 
@@ -590,3 +597,148 @@ def test_reconcile_ids_fid_mismatch_hint():
         reconcile_ids(geno, pd.DataFrame({"FID": ["a"]}))
     with pytest.raises(ConfigError):
         reconcile_ids(geno, table, on="sample")
+
+
+# ----------------------------------------------------------------------------- sanity checks
+
+
+def _variants(chrom, pos, ids=None):
+    n = len(pos)
+    return pd.DataFrame({"chrom": chrom if isinstance(chrom, list) else [chrom] * n,
+                         "id": ids or [f"rs{i}" for i in range(n)], "cM": 0.0, "pos": pos,
+                         "A1": "A", "A2": "G"})
+
+
+def test_check_positions_hand_made():
+    assert check_positions(_variants("1", [1000, 5000, 9000]), build="GRCh37") == []
+    w = check_positions(_variants("1", [0, 0, 0]))
+    assert len(w) == 1 and w[0].startswith("All 3 variants have base-pair position 0")
+    w = check_positions(_variants("1", [0, 15000, 17000, 20000]))
+    assert len(w) == 1 and "1 of 4 variants have base-pair position 0 " in w[0] and "rs0" in w[0]
+    w = check_positions(_variants("1", [-5, 15000, 17000]))
+    assert len(w) == 1 and "negative" in w[0] and "rs0" in w[0]
+    w = check_positions(_variants(["0", "1", "1"], [12, 15000, 17000]))
+    assert len(w) == 1 and "1 of 3 variants are on chromosome 0" in w[0]
+    # marker indices: 1..n on every chromosome
+    w = check_positions(_variants(["1", "1", "1", "2", "2"], [1, 2, 3, 2, 1]))
+    assert len(w) == 1 and "look like marker indices" in w[0]
+    assert "chromosome 1: largest position 3 for 3 variants" in w[0]
+    # beyond the chromosome end: only with a human build; PLINK 23 = X
+    far = _variants(["1", "23"], [249_000_000, 156_000_000])
+    assert check_positions(far) == []
+    w = check_positions(far, build="hg38")
+    assert len(w) == 1 and "1 variant(s) lie beyond the end of their chromosome in GRCh38" in w[0]
+    w = check_positions(far, build="GRCh37")
+    assert len(w) == 1 and "chrX:156,000,000 > 155,270,560" in w[0] and "They fit GRCh38" in w[0]
+    assert check_positions(_variants("1", [])) == []
+    with pytest.raises(ConfigError, match="build"):
+        check_positions(far, build="mm10")
+    with pytest.raises(InputDataError, match="no pos column"):
+        check_positions(pd.DataFrame({"chrom": ["1"]}))
+
+
+def test_check_positions_on_shared_data(shared_data):
+    """Mice (bp = marker index) and wheat (chr 0) give warnings, not errors; real maps are quiet."""
+    from genoapp.features import check_build
+
+    mice = read_bim(shared_data / "bglr_mice/mice.bim")
+    w = check_positions(mice)
+    assert len(w) == 1 and "look like marker indices" in w[0] and "genetic map" in w[0]
+    assert check_build(mice, build="GRCh37") == []  # no crash; bp 1..n fit any chromosome
+    wheat = read_bim(shared_data / "bglr_wheat/wheat.bim")
+    w = check_positions(wheat)
+    assert len(w) == 2
+    assert w[0].startswith("All 1,279 variants are on chromosome 0") and "marker indices" in w[1]
+    assert check_build(wheat, build="GRCh37") == w[:1]  # the build cannot be checked: say why
+    assert check_positions(read_bim(shared_data / f"{HUMAN}.bim"), build="GRCh37") == []
+    assert check_positions(read_bim(shared_data / f"{RICE}.bim")) == []
+
+
+def test_duplicate_variant_ids_hand_made():
+    v = pd.DataFrame({"chrom": ["1", "1", "1", "2", "1", "3", "3"],
+                      "id": ["rs1", "rs2", "rs1", "rs3", "rs1", ".", "."],
+                      "pos": [100, 200, 100, 50, 300, 7, 9],
+                      "A1": ["A", "C", "G", "T", "A", "A", "A"],
+                      "A2": ["G", "T", "A", "C", "G", "C", "C"]})
+    before = v.copy()
+    r = duplicate_variant_ids(v)
+    assert r["id"].tolist() == ["rs1", "."]
+    assert r["n_rows"].tolist() == [3, 2] and r["rows"].tolist() == [(0, 2, 4), (5, 6)]
+    assert r["same_variant"].tolist() == [False, False]  # rs1 line 5 is at another position
+    assert r.attrs == {"n_variants": 7, "n_duplicated_ids": 2, "n_extra_rows": 3}
+    msg = duplicate_variant_ids_message(r)
+    assert msg.startswith("2 variant IDs occur more than once in the .bim (5 lines;")
+    assert "rs1 (lines 1, 3, 5)" in msg and "'.'" in msg and "--rm-dup" in msg
+    # keep the first line of each ID
+    out, rows = deduplicate_variant_ids(v, how="keep_first")
+    assert rows.tolist() == [0, 1, 3, 5] and out["id"].tolist() == ["rs1", "rs2", "rs3", "."]
+    # rename later lines
+    out, rows = deduplicate_variant_ids(v, how="rename")
+    assert rows.tolist() == list(range(7))
+    assert out["id"].tolist() == ["rs1", "rs2", "rs1_2", "rs3", "rs1_3", ".", "._2"]
+    assert out.attrs["renamed"] == 3 and not out["id"].duplicated().any()
+    # auto: line 3 repeats line 1 (same position, alleles swapped) -> dropped; line 5 renamed
+    out, rows = deduplicate_variant_ids(v, how="auto")
+    assert rows.tolist() == [0, 1, 3, 4, 5, 6]
+    assert out["id"].tolist() == ["rs1", "rs2", "rs3", "rs1_2", ".", "._2"]
+    assert out.attrs["dropped"] == 1 and out.attrs["renamed"] == 2
+    pd.testing.assert_frame_equal(v, before)  # input not modified
+    # a suffix already taken gets another one
+    taken = pd.DataFrame({"id": ["a", "a_2", "a"]})
+    assert deduplicate_variant_ids(taken, how="rename")[0]["id"].tolist() == ["a", "a_2", "a_2_2"]
+    assert duplicate_variant_ids_message(duplicate_variant_ids(v.iloc[:2])) is None
+    with pytest.raises(ConfigError, match="keep_first"):
+        deduplicate_variant_ids(v, how="drop")
+
+
+def test_duplicate_variant_ids_shared_data(shared_data):
+    for dataset in (RICE, HUMAN, "bglr_mice/mice", "bglr_wheat/wheat"):
+        bim = read_bim(shared_data / f"{dataset}.bim")
+        r = duplicate_variant_ids(bim)
+        assert r.empty and r.attrs["n_duplicated_ids"] == 0
+        out, rows = deduplicate_variant_ids(bim)
+        assert rows.size == len(bim) and out["id"].tolist() == bim["id"].tolist()
+    # a real fileset with a duplicated ID: found, and the genotype columns stay aligned
+    g = open_plink(shared_data / RICE)
+    v = g.variants.copy()
+    v.loc[10, "id"] = v.loc[3, "id"]
+    r = duplicate_variant_ids(v)
+    assert r["rows"].tolist() == [(3, 10)]
+    out, rows = deduplicate_variant_ids(v, how="keep_first")
+    assert len(out) == len(v) - 1 and g.read(variant_idx=rows[:12]).shape == (374, 12)
+
+
+def test_phenotype_file_without_header(tmp_path):
+    f = tmp_path / "nohead.tsv"
+    f.write_text("1\t1\t0.5\n2\t2\t0.7\n")
+    with pytest.raises(InputDataError, match=r"seems to have no header line.*`FID IID trait\.\.\.`"):
+        read_phenotypes(f)
+    g = tmp_path / "nohead_ids.txt"  # alphanumeric IDs, numeric trait values
+    g.write_text("HG00096 HG00096 1\nHG00097 HG00097 0\n")
+    with pytest.raises(InputDataError, match="no header line"):
+        read_phenotypes(g)
+    one = tmp_path / "one_row.tsv"
+    one.write_text("HG00096\tHG00096\t1\n")
+    with pytest.raises(InputDataError, match="no header line"):
+        read_phenotypes(one)
+    h = tmp_path / "named.tsv"  # a real header without IID keeps the old message
+    h.write_text("FID\tsample\ttrait\nA\tB\t1\n")
+    with pytest.raises(InputDataError, match="has no IID column"):
+        read_phenotypes(h)
+
+
+def test_all_missing_trait_names_the_cause(tmp_path):
+    f = tmp_path / "p.tsv"
+    f.write_text("FID\tIID\tempty\ty\nA\t1\tNA\t1\nA\t2\t-9\t0\nA\t3\t\t1\n")
+    t = read_phenotypes(f)
+    notes = [n for n in t.attrs["notes"] if "empty" in n]
+    assert len(notes) == 1 and "has no value: all 3 rows are missing" in notes[0]
+    assert all_missing_messages(t, where=f"phenotype file {f}") == notes
+    assert all_missing_messages(t, columns=["y"]) == []
+    merged = all_missing_messages(t, columns=["empty"], merged=True)
+    assert "genotyped samples" in merged[0] and "ID reconciliation" in merged[0]
+    with pytest.raises(InputDataError, match="no non-missing value.*ID reconciliation"):
+        coerce_binary(t["empty"], name="empty")
+    with pytest.raises(InputDataError, match="no non-missing value"):  # coding given: same
+        coerce_binary(t["empty"], name="empty", coding="0/1")
+    assert not is_binary_trait(t["empty"])

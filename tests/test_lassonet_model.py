@@ -86,14 +86,14 @@ def test_errors_are_actionable(sparse_problem, fitted):
 
 
 def test_app_preset_is_a_valid_configuration_that_selects_the_true_features(sparse_problem):
-    """The quantitative page's quick LassoNet preset (PRESET_LASSONET['app']) runs the package's
-    own lambda search and still finds the three true inputs; the paper preset is the package's
-    defaults."""
-    from genoapp.quantitative import PRESET_LASSONET
+    """The quantitative page's quick LassoNet preset (model_params('quick', 'lassonet')) runs the
+    package's own lambda search and still finds the three true inputs; the paper preset is the
+    package's defaults."""
+    from genoapp.workflows.presets import model_params
 
-    assert PRESET_LASSONET["paper"] == {}
+    assert model_params("paper", "lassonet") == {}
     X, y = sparse_problem
-    m = LassoNetRegressorCV(**PRESET_LASSONET["app"], device="cpu", random_state=0)
+    m = LassoNetRegressorCV(**model_params("quick", "lassonet"), device="cpu", random_state=0)
     assert m.get_params()["cv"] == 3 and m.get_params()["path_multiplier"] == 1.5
     m.fit(X[:180], y[:180])
     # the coarse lambda grid stops at a less sparse model than FAST's, but the true inputs are

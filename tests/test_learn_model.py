@@ -118,6 +118,21 @@ def test_regressor_learns_a_one_position_trait_and_is_deterministic():
         a.predict(_random_one_hot(3, 21))
 
 
+def test_regressor_save_load_round_trip(tmp_path):
+    from genoapp.models import load_model_file
+
+    X = _random_one_hot(80, 12, seed=6)
+    y = (X[:, 3, 0] - X[:, 5, 2]).astype(np.float32)
+    m = SequenceCNNRegressor(n_filters=8, epochs=3, batch_size=16, device="cpu").fit(
+        X[:60], y[:60], X_val=X[60:], y_val=y[60:])
+    path = m.save(tmp_path / "seqcnn.pt")
+    for loaded in (SequenceCNNRegressor.load(path, device="cpu"), load_model_file(path, device="cpu")):
+        assert type(loaded) is SequenceCNNRegressor and loaded.get_params() == m.get_params()
+        assert loaded.n_positions_in_ == loaded.n_features_in_ == 12
+        assert loaded.history_ == m.history_ and loaded.best_epoch_ == m.best_epoch_
+        np.testing.assert_array_equal(loaded.predict(X), m.predict(X))
+
+
 # ---------------------------------------------------------------- saliency and ISM
 @pytest.mark.parametrize("nonlinear", [False, True])
 def test_saliency_ranks_the_only_position_that_matters_first(nonlinear):

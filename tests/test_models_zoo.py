@@ -13,7 +13,6 @@ from sklearn.utils.estimator_checks import check_estimator
 
 from genoapp.errors import ConfigError, InputDataError
 from genoapp.models import (
-    MODEL_KEYS,
     AuthorsPRSClassifier,
     PolygenicRiskScore,
     TorchCNNClassifier,
@@ -21,11 +20,11 @@ from genoapp.models import (
     allelic_association,
     ld_clump,
     make_svm,
-    model_zoo,
-    preset_config,
 )
 from genoapp.models.cnn import CNNNet, image_side
 from genoapp.models.mlp import MLPNet
+from genoapp.workflows.presets import protocol_config
+from genoapp.workflows.registry import CASECONTROL_MODELS, model_specs
 
 # ---------------------------------------------------------------------------- estimator contract
 # A reduced set of scikit-learn's estimator checks for the torch models (each check fits the
@@ -296,20 +295,22 @@ def test_authors_prs_is_logistic_regression_on_snps_below_005():
 
 # ---------------------------------------------------------------------------- the zoo
 def test_zoo_presets_and_overrides():
-    quick = {s.key: s for s in model_zoo()}
-    paper = {s.key: s for s in model_zoo(preset="paper")}
-    assert list(quick) == list(MODEL_KEYS)
-    assert paper["capsule"].params["epochs"] == 30 and quick["capsule"].params["epochs"] == 10
+    quick = {s.key: s for s in model_specs()}
+    paper = {s.key: s for s in model_specs(preset="paper")}
+    assert list(quick) == list(CASECONTROL_MODELS)
+    assert paper["capsule"].params["epochs"] == 30 and quick["capsule"].params["epochs"] == 30
+    assert protocol_config("quick").patience == 3 and not protocol_config("paper").patience  # quick stops early
     assert paper["adaboost"].params["n_estimators"] == 1000
     assert paper["rf"].params == {"n_estimators": 100, "max_depth": 5}
     assert quick["prs"].grid == {"p_threshold": [5e-2, 5e-4, 5e-6, 5e-8]}
     assert quick["prs"].input == quick["authors_prs"].input == "snps"
     assert not quick["prs"].upsample and quick["capsule"].is_torch
     assert "not a polygenic score" in quick["authors_prs"].description.lower()
-    o = {s.key: s for s in model_zoo(["logreg", "capsule"], overrides={"logreg": {"C": 0.5}, "capsule": {"epochs": 2}})}
+    o = {s.key: s for s in model_specs(["logreg", "capsule"], overrides={"logreg": {"C": 0.5}, "capsule": {"epochs": 2}})}
     assert o["logreg"].grid == {} and o["logreg"].params["C"] == 0.5 and o["capsule"].params["epochs"] == 2
-    assert preset_config("paper").validation == "cv" and len(preset_config("paper").seeds) == 5
+    paper_cfg = protocol_config("paper", "classification")
+    assert paper_cfg.validation == "cv" and len(paper_cfg.seeds) == 5
     with pytest.raises(ConfigError):
-        model_zoo(["gbm"])
+        model_specs(["gbm"])
     with pytest.raises(ConfigError):
-        preset_config("fast")
+        protocol_config("fast", "classification")

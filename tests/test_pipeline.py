@@ -5,14 +5,12 @@ import pytest
 
 from genoapp.cohort import Cohort
 from genoapp.errors import ConfigError, InputDataError
-from genoapp.pipeline import (
-    FeatureConfig,
-    build_features,
-    coupling_summary,
-    make_split,
-    train_case_control,
-)
+from genoapp.features import FeatureConfig, build_features
+from genoapp.interpret import coupling_summary
 from genoapp.qc import QCConfig, run_qc
+from genoapp.train import make_split
+from genoapp.workflows.casecontrol import compare_models
+from genoapp.workflows.presets import protocol_config
 
 
 @pytest.fixture(scope="module")
@@ -37,13 +35,19 @@ def test_rice_pericarp_colour_end_to_end(rice):
     fs = build_features(G, variants, split, config=FeatureConfig(kind="windows", window_snps=20))
     assert fs.X.shape[0] == len(y) and fs.X.dtype == np.float32
     assert fs.n_imputed_total == int(np.isnan(G).sum())  # every missing genotype imputed and counted
-    result = train_case_control(fs, split, capsule_params={"epochs": 3}, random_state=0)
-    m = result.metrics.set_index("model")
+    # the old train_case_control: DiseaseCapsule (3 epochs) and the logistic-regression baseline
+    # (C = 0.01) on the 1:1 upsampled training rows, one seed
+    result = compare_models(fs, split, models=["capsule", "logreg"],
+                            config=protocol_config("quick", "classification", seeds=(0,)),
+                            overrides={"capsule": {"epochs": 3}, "logreg": {"C": 0.01}})
+    m = result.summary().set_index("model")
     assert list(m.index) == ["DiseaseCapsule", "Logistic regression"]
-    assert m[["accuracy", "precision", "recall", "f1", "roc_auc"]].apply(lambda c: c.between(0, 1)).all().all()
+    mets = [f"{k}_mean" for k in ("accuracy", "precision", "recall", "f1", "roc_auc")]
+    assert m[mets].apply(lambda c: c.between(0, 1)).all().all()
     # Pericarp colour is nearly monogenic (Rc on chr 7): the linear baseline finds it
-    assert m.loc["Logistic regression", "roc_auc"] > 0.8
-    cs = coupling_summary(result.capsule, fs, split)
+    assert m.loc["Logistic regression", "roc_auc_mean"] > 0.8
+    capsule = result.estimator("capsule", fs.input_name, seed=result.config.seeds[0])
+    cs = coupling_summary(capsule, fs)
     np.testing.assert_allclose(cs.train.sum(axis=1), 1.0, atol=1e-4)
     assert 0 <= cs.strongest_case_type < 32
 

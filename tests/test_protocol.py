@@ -10,19 +10,20 @@ import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from genoapp.errors import ConfigError, InputDataError
-from genoapp.models import model_zoo
-from genoapp.pipeline import FeatureConfig, build_features, compare_models, make_split
-from genoapp.train import StopFlag
-from genoapp.train.protocol import (
+from genoapp.features import FeatureConfig, build_features
+from genoapp.train import StopFlag, balanced_test_split, holdout_folds, make_split
+from genoapp.ui.jobs import TrainingJob
+from genoapp.workflows.casecontrol import compare_models
+from genoapp.workflows.protocol import (
     ModelSpec,
     ProtocolConfig,
     case_scores,
     comparison_table,
     plan_tasks,
     run_protocol,
-    summarize_metrics,
+    summarize,
 )
-from genoapp.ui.jobs import TrainingJob
+from genoapp.workflows.registry import model_specs
 
 SEEN: list[dict] = []  # what every SpyClassifier.fit saw
 
@@ -54,6 +55,17 @@ def _spy(key="spy", grid=None):
     return ModelSpec(key, key.upper(), SpyClassifier, params={"tag": key}, grid=grid or {})
 
 
+def _outer(train_idx, test_idx, config=None):
+    """The old ``(train_idx, test_idx)`` argument: the same split once per seed."""
+    return holdout_folds(train_idx, test_idx, seeds=(config or ProtocolConfig()).seeds)
+
+
+def _test_scores(res, key, inp, seed):
+    """Case scores of the test rows of one final model (the old ``res.test_scores[...]``)."""
+    p = res.predictions
+    return p[(p["key"] == key) & (p["input"] == inp) & (p["seed"] == seed)]["score"].to_numpy()
+
+
 def _data(n=240, seed=0, case_frac=0.3):
     rng = np.random.default_rng(seed)
     y = (rng.random(n) < case_frac).astype(int)
@@ -68,7 +80,7 @@ def test_all_models_see_identical_folds_and_upsampling_and_never_a_test_row():
     X, y, G, split = _data()
     SEEN.clear()
     cfg = ProtocolConfig(seeds=(0, 1), n_folds=4, validation="cv", tuning="none")
-    res = run_protocol({"A": X}, y, (split.train_idx, split.test_idx), models=[_spy("a"), _spy("b")], config=cfg)
+    res = run_protocol({"A": X}, y, outer=_outer(split.train_idx, split.test_idx, cfg), models=[_spy("a"), _spy("b")], config=cfg)
     test = set(split.test_idx.tolist())
     assert all(not (set(s["rows"].tolist()) & test) for s in SEEN)  # no test row in any fit
     for seed in (0, 1):
@@ -93,14 +105,14 @@ def test_grid_search_picks_the_best_validation_candidate_and_optuna_is_seeded():
     X, y, G, split = _data(seed=1)
     spec = _spy("g", grid={"q": [-1.0, 0.5, 1.0]})
     cfg = ProtocolConfig(seeds=(0,), n_folds=3, validation="cv", tuning="grid")
-    res = run_protocol({"A": X}, y, (split.train_idx, split.test_idx), models=[spec], config=cfg)
+    res = run_protocol({"A": X}, y, outer=_outer(split.train_idx, split.test_idx, cfg), models=[spec], config=cfg)
     assert res.metrics.loc[0, "best_params"] == '{"q": 0.5}'  # q = 0.5 and 1 rank alike: first wins
     assert len(res.fold_metrics) == 3 * 3
     worst = res.fold_metrics[res.fold_metrics["params"] == '{"q": -1.0}']
     assert (worst["roc_auc"] < 0.5).all()
     cfg_o = ProtocolConfig(seeds=(0,), n_folds=3, validation="holdout", tuning="optuna", n_trials=4)
-    r1 = run_protocol({"A": X}, y, (split.train_idx, split.test_idx), models=[spec], config=cfg_o)
-    r2 = run_protocol({"A": X}, y, (split.train_idx, split.test_idx), models=[spec], config=cfg_o)
+    r1 = run_protocol({"A": X}, y, outer=_outer(split.train_idx, split.test_idx, cfg_o), models=[spec], config=cfg_o)
+    r2 = run_protocol({"A": X}, y, outer=_outer(split.train_idx, split.test_idx, cfg_o), models=[spec], config=cfg_o)
     assert r1.fold_metrics["candidate"].nunique() == 4
     assert list(r1.fold_metrics["params"]) == list(r2.fold_metrics["params"])
 
@@ -108,9 +120,9 @@ def test_grid_search_picks_the_best_validation_candidate_and_optuna_is_seeded():
 def _fitted_fingerprint(res, inputs, snps):
     """Every final model's case scores on the training rows, and every validation result."""
     out = {}
-    for (key, inp, seed), est in res.estimators.items():
-        X = snps if inp == "SNPs" else inputs[inp]
-        out[(key, inp, seed)] = case_scores(est, X[res.train_idx])
+    for task, est in res.estimators.items():
+        X = snps if task.input == "SNPs" else inputs[task.input]
+        out[task] = case_scores(est, X[res.outer[0].train_idx])
     fm = res.fold_metrics.drop(columns=["seconds"]).reset_index(drop=True)
     return out, fm
 
@@ -125,20 +137,20 @@ def _assert_same(fp1, fp2):
 def test_leakage_guard_test_rows_influence_no_fitted_step():
     """Change every test sample's features, SNPs and label: nothing fitted may change."""
     X, y, G, split = _data(seed=2)
-    specs = model_zoo(["mlp", "logreg", "rf", "prs", "authors_prs"],
-                      overrides={"mlp": {"epochs": 2, "device": "cpu"}, "rf": {"n_estimators": 10}})
+    specs = model_specs(["mlp", "logreg", "rf", "prs", "authors_prs"],
+                        overrides={"mlp": {"epochs": 2, "device": "cpu"}, "rf": {"n_estimators": 10}})
     specs.append(_spy("s", grid={"q": [-1.0, 1.0]}))
     cfg = ProtocolConfig(seeds=(0, 1), n_folds=3, validation="cv", tuning="grid", device="cpu")
-    r1 = run_protocol({"A": X}, y, (split.train_idx, split.test_idx), models=specs, snps=G, config=cfg)
+    r1 = run_protocol({"A": X}, y, outer=_outer(split.train_idx, split.test_idx, cfg), models=specs, snps=G, config=cfg)
     rng = np.random.default_rng(99)
     X2, G2, y2 = X.copy(), G.copy(), y.copy()
     te = split.test_idx
     X2[te, 1:] = rng.normal(scale=50.0, size=(len(te), X.shape[1] - 1))
     G2[te] = rng.integers(0, 3, size=(len(te), G.shape[1]))
     y2[te] = 1 - y2[te]
-    r2 = run_protocol({"A": X2}, y2, (split.train_idx, split.test_idx), models=specs, snps=G2, config=cfg)
+    r2 = run_protocol({"A": X2}, y2, outer=_outer(split.train_idx, split.test_idx, cfg), models=specs, snps=G2, config=cfg)
     _assert_same(_fitted_fingerprint(r1, {"A": X}, G), _fitted_fingerprint(r2, {"A": X}, G))
-    assert not np.array_equal(r1.test_scores[("logreg", "A", 0)], r2.test_scores[("logreg", "A", 0)])
+    assert not np.array_equal(_test_scores(r1, "logreg", "A", 0), _test_scores(r2, "logreg", "A", 0))
 
 
 def _pipeline_fingerprint(G, variants, split, fit_on):
@@ -146,7 +158,7 @@ def _pipeline_fingerprint(G, variants, split, fit_on):
     cfg = ProtocolConfig(seeds=(0,), n_folds=3, validation="holdout", tuning="grid", device="cpu")
     res = compare_models(fs, split, snps=G, models=["logreg", "mlp", "prs"], config=cfg,
                          overrides={"mlp": {"epochs": 2, "device": "cpu"}})
-    return _fitted_fingerprint(res.protocol, {"Windows-PCA": fs.X}, G)
+    return _fitted_fingerprint(res, {"Windows-PCA": fs.X}, G)
 
 
 def test_leakage_guard_end_to_end_and_it_detects_leaky_preprocessing():
@@ -167,7 +179,7 @@ def test_leakage_guard_end_to_end_and_it_detects_leaky_preprocessing():
 
 def test_stop_ends_at_the_next_batch_keeps_the_best_model_and_skips_the_rest():
     X, y, G, split = _data(n=400, seed=4)
-    specs = model_zoo(["mlp", "logreg"], overrides={"mlp": {"epochs": 50, "batch_size": 16, "device": "cpu"}})
+    specs = model_specs(["mlp", "logreg"], overrides={"mlp": {"epochs": 50, "batch_size": 16, "device": "cpu"}})
     stop = StopFlag()
     epochs = []
 
@@ -178,20 +190,20 @@ def test_stop_ends_at_the_next_batch_keeps_the_best_model_and_skips_the_rest():
                 stop.request_stop()  # as the Stop button does, from the training loop's view
 
     cfg = ProtocolConfig(seeds=(0, 1), n_folds=3, validation="holdout", device="cpu")
-    res = run_protocol({"A": X}, y, (split.train_idx, split.test_idx), models=specs, config=cfg,
+    res = run_protocol({"A": X}, y, outer=_outer(split.train_idx, split.test_idx, cfg), models=specs, config=cfg,
                        on_event=on_event, stop=stop)
     assert res.stopped and len(res.metrics) == 1  # logistic regression and seed 1 never started
     row = res.metrics.iloc[0]
     assert row["key"] == "mlp" and bool(row["stopped"])
-    est = res.estimators[("mlp", "A", 0)]
+    est = res.estimator("mlp", "A", seed=0)
     assert est.stopped_early_ and len(est.history_) == 3  # ended right after epoch 3
     assert est.best_epoch_ == int(np.argmax([e["val_accuracy"] for e in epochs]) + 1)  # best weights kept
-    assert np.isfinite(res.test_scores[("mlp", "A", 0)]).all()
+    assert np.isfinite(_test_scores(res, "mlp", "A", 0)).all()
 
 
 def test_stop_from_another_thread_while_training_in_the_background():
     X, y, G, split = _data(n=400, seed=5)
-    specs = model_zoo(["mlp"], overrides={"mlp": {"epochs": 2000, "batch_size": 16, "device": "cpu"}})
+    specs = model_specs(["mlp"], overrides={"mlp": {"epochs": 2000, "batch_size": 16, "device": "cpu"}})
     cfg = ProtocolConfig(seeds=(0,), n_folds=3, device="cpu")
     first_epoch = threading.Event()
 
@@ -200,7 +212,7 @@ def test_stop_from_another_thread_while_training_in_the_background():
             on_event(ev)
             if ev["event"] == "epoch":
                 first_epoch.set()
-        return run_protocol({"A": X}, y, (split.train_idx, split.test_idx), models=specs, config=cfg,
+        return run_protocol({"A": X}, y, outer=_outer(split.train_idx, split.test_idx, cfg), models=specs, config=cfg,
                             on_event=sink, stop=stop)
 
     job = TrainingJob(target, label="test").start()
@@ -211,40 +223,43 @@ def test_stop_from_another_thread_while_training_in_the_background():
     assert job.status == "stopped" and job.result.stopped
     snap = job.snapshot()
     assert len(snap["epochs"]) >= 1 and snap["tasks"]["status"].tolist() == ["stopped"]
-    assert len(job.result.estimators[("mlp", "A", 0)].history_) < 2000
+    assert len(job.result.estimator("mlp", "A", seed=0).history_) < 2000
 
 
 def test_cv_refit_uses_the_median_best_epoch_and_rare_classes_get_fewer_folds():
     X, y, G, split = _data(seed=6)
-    specs = model_zoo(["mlp"], overrides={"mlp": {"epochs": 4, "device": "cpu", "learning_rate": 1e-2}})
+    specs = model_specs(["mlp"], overrides={"mlp": {"epochs": 4, "device": "cpu", "learning_rate": 1e-2}})
     cfg = ProtocolConfig(seeds=(0,), n_folds=3, validation="cv", device="cpu")
-    res = run_protocol({"A": X}, y, (split.train_idx, split.test_idx), models=specs, config=cfg)
+    res = run_protocol({"A": X}, y, outer=_outer(split.train_idx, split.test_idx, cfg), models=specs, config=cfg)
     best = res.fold_metrics["best_epoch"].astype(int)
-    assert res.estimators[("mlp", "A", 0)].epochs == int(round(float(np.median(best))))
-    assert res.estimators[("mlp", "A", 0)].best_epoch_ is None  # refit without validation data
+    assert res.estimator("mlp", "A", seed=0).epochs == int(round(float(np.median(best))))
+    assert res.estimator("mlp", "A", seed=0).best_epoch_ is None  # refit without validation data
     # only 3 training cases: 3 folds instead of 5, with a note
     y3 = np.zeros(60, dtype=int)
     y3[:5] = 1
     Xr = np.column_stack([np.arange(60), y3 + np.random.default_rng(0).normal(size=60)]).astype(np.float32)
-    split3 = make_split(y3, test_size=0.1, random_state=0)
-    r3 = run_protocol({"A": Xr}, y3, (split3.train_idx, split3.test_idx), models=[_spy()],
-                      config=ProtocolConfig(seeds=(0,), n_folds=5, validation="cv"))
-    assert r3.fold_metrics["fold"].nunique() == 3 and "3 validation folds" in r3.notes[0]
+    # make_split now refuses a cohort this small (3 training cases): draw the same split directly
+    tr3, te3 = balanced_test_split(y3, test_size=0.1, random_state=0)
+    cfg3 = ProtocolConfig(seeds=(0,), n_folds=5, validation="cv")
+    r3 = run_protocol({"A": Xr}, y3, outer=_outer(tr3, te3, cfg3), models=[_spy()], config=cfg3)
+    assert r3.fold_metrics["inner_fold"].nunique() == 3 and "3 validation folds" in r3.notes[0]
 
 
 def test_summary_tables_and_task_plan():
-    m = pd.DataFrame({"model": ["A", "A", "B"], "input": ["x", "x", "x"], "seed": [0, 1, 0],
+    m = pd.DataFrame({"model": ["A", "A", "B"], "key": ["a", "a", "b"], "input": ["x", "x", "x"],
+                      "trait": "phenotype", "seed": [0, 1, 0],
                       "accuracy": [0.8, 0.6, 0.5], "precision": [1, 1, 1], "recall": [0.5, 0.5, 0.5],
                       "f1": [0.6, 0.6, 0.6], "roc_auc": [0.9, 0.7, 0.5]})
-    s = summarize_metrics(m)
+    s = summarize(m, task="classification")
     assert s.loc[0, "accuracy_mean"] == pytest.approx(0.7)
     assert s.loc[0, "accuracy_sd"] == pytest.approx(np.std([0.8, 0.6], ddof=1))
     assert s.loc[0, "accuracy"] == "0.700 ± 0.141" and s.loc[1, "accuracy"] == "0.500"
     t = comparison_table(s)
     assert list(t.columns[:3]) == ["model", "x accuracy", "x precision"] and t.loc[1, "x roc_auc"] == "0.500"
-    specs = model_zoo(["logreg", "prs"])
-    tasks = plan_tasks(specs, ["Gene-PCA", "All-PCA"], has_snps=True, seeds=(0, 1))
-    assert [(t.model, t.input, t.seed) for t in tasks] == [
+    specs = model_specs(["logreg", "prs"])
+    outer = holdout_folds(np.arange(10), np.arange(10, 14), seeds=(0, 1))
+    tasks = plan_tasks(specs, ["Gene-PCA", "All-PCA"], has_snps=True, outer=outer, traits=["phenotype"])
+    assert [(t.key, t.input, t.seed) for t in tasks] == [
         ("logreg", "Gene-PCA", 0), ("logreg", "All-PCA", 0), ("prs", "SNPs", 0),
         ("logreg", "Gene-PCA", 1), ("logreg", "All-PCA", 1), ("prs", "SNPs", 1)]
 
@@ -257,22 +272,23 @@ def test_bad_protocol_inputs_raise_readable_errors():
         ProtocolConfig(seeds=(1, 1))
     with pytest.raises(ConfigError):
         ProtocolConfig(tuning="random")
-    with pytest.raises(InputDataError, match="overlap"):
-        run_protocol({"A": X}, y, (split.train_idx, split.train_idx[:5]), models=[_spy()])
+    with pytest.raises(InputDataError, match="disjoint"):
+        run_protocol({"A": X}, y, outer=_outer(split.train_idx, split.train_idx[:5]), models=[_spy()])
     with pytest.raises(InputDataError, match="rows"):
-        run_protocol({"A": X[:10]}, y, (split.train_idx, split.test_idx), models=[_spy()])
+        run_protocol({"A": X[:10]}, y, outer=_outer(split.train_idx, split.test_idx), models=[_spy()])
     with pytest.raises(ConfigError, match="at least one model"):
-        run_protocol({"A": X}, y, (split.train_idx, split.test_idx), models=[])
-    res = run_protocol({"A": X}, y, (split.train_idx, split.test_idx), models=model_zoo(["prs"]))
+        run_protocol({"A": X}, y, outer=_outer(split.train_idx, split.test_idx), models=[])
+    res = run_protocol({"A": X}, y, outer=_outer(split.train_idx, split.test_idx), models=model_specs(["prs"]))
     assert len(res.metrics) == 0 and "skipped" in res.notes[0]
 
 
 def test_a_failing_model_is_reported_and_the_queue_goes_on():
     X, y, G, split = _data(seed=7)
-    bad = model_zoo(["mlp"], overrides={"mlp": {"epochs": 1, "learning_rate": -1.0, "device": "cpu"}})
+    bad = model_specs(["mlp"], overrides={"mlp": {"epochs": 1, "learning_rate": -1.0, "device": "cpu"}})
     events = []
-    res = run_protocol({"A": X}, y, (split.train_idx, split.test_idx), models=[*bad, _spy()],
-                       config=ProtocolConfig(seeds=(0,), n_folds=3), on_event=events.append)
+    cfg = ProtocolConfig(seeds=(0,), n_folds=3)
+    res = run_protocol({"A": X}, y, outer=_outer(split.train_idx, split.test_idx, cfg), models=[*bad, _spy()],
+                       config=cfg, on_event=events.append)
     assert list(res.metrics["key"]) == ["spy"]
-    assert "MLP on A, seed 0 failed: ConfigError" in res.notes[0] and "learning_rate" in res.notes[0]
+    assert "MLP on A, fold 1.1 (seed 0) failed: ConfigError" in res.notes[0] and "learning_rate" in res.notes[0]
     assert [e["event"] for e in events].count("task_failed") == 1

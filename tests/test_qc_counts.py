@@ -33,7 +33,7 @@ def write_random_bed(path, n: int, m: int, seed: int, missing: float = 0.05) -> 
     samples = pd.DataFrame({"FID": [f"F{i}" for i in range(n)], "IID": [f"S{i}" for i in range(n)]})
     variants = pd.DataFrame({"chrom": ["1"] * m, "id": [f"v{j}" for j in range(m)],
                              "pos": np.arange(1, m + 1), "A1": ["A"] * m, "A2": ["G"] * m})
-    write_plink(path, G, samples, variants)
+    write_plink(path, G, samples=samples, variants=variants)
     return np.where(np.isnan(G), -127, G).astype(np.int8)
 
 
@@ -85,7 +85,7 @@ def test_more_than_255_variants_per_worker_flushes_the_byte_counters(tmp_path):
     samples = pd.DataFrame({"FID": [f"F{i}" for i in range(n)], "IID": [f"S{i}" for i in range(n)]})
     variants = pd.DataFrame({"chrom": ["1"] * m, "id": [f"v{j}" for j in range(m)],
                              "pos": np.arange(1, m + 1), "A1": ["A"] * m, "A2": ["G"] * m})
-    write_plink(tmp_path / "t", G, samples, variants)
+    write_plink(tmp_path / "t", G, samples=samples, variants=variants)
     res = scan_bed(tmp_path / "t.bed", n, m, missing_samples=np.ones(n, bool), num_threads=2)
     np.testing.assert_array_equal(res.sample_missing, np.isnan(G).sum(axis=1))
     assert res.sample_missing[5] == m and res.sample_missing[6] == m // 2

@@ -9,9 +9,9 @@ import pytest
 from genoapp.demo import DEMO_BATCH, DEMO_PHENOTYPE, load_demo_cohort
 from genoapp.errors import ConfigError, InputDataError
 from genoapp.qc import QCConfig, allelic_test, logistic_association, scan_dense
-from genoapp.qc.workflow import QCWorkflowConfig, run_qc_workflow
+from genoapp.workflows.qc import QCWorkflowConfig, run_qc_workflow
 
-FAST = {"pca_components": 0}
+FAST = {"pca_components": 0, "gwas": 0.05}  # the paper's fixed association filter
 
 
 @pytest.fixture(scope="module")
@@ -24,11 +24,21 @@ def demo():
 
 @pytest.fixture(scope="module")
 def default_run(demo):
+    """The flow with the paper's fixed association filter (p < 0.05 on training samples)."""
     cohort, y, batch = demo
-    return run_qc_workflow(cohort, y, batch=batch)
+    return run_qc_workflow(cohort, y, batch=batch, config=QCWorkflowConfig(gwas=0.05))
 
 
-def test_default_flow_on_the_demo(default_run, demo):
+def test_default_flow_has_no_fixed_association_filter_but_reports_the_gwas(demo):
+    """By default the filter is chosen at training (nested); QC only reports the training GWAS."""
+    cohort, y, batch = demo
+    r = run_qc_workflow(cohort, y, batch=batch, config=QCWorkflowConfig(pca_components=0))
+    assert [s.name for s in r.qc.steps][-1] == "Batch effect (controls)"
+    assert r.variant_stats["gwas_p"].notna().sum() == r.qc.n_variants_kept
+    assert np.isfinite(r.lambda_gc) and r.qc.n_variants_kept > 10_000
+
+
+def test_fixed_filter_flow_on_the_demo(default_run, demo):
     cohort, y, _ = demo
     r = default_run
     names = [s.name for s in r.qc.steps]
@@ -77,7 +87,7 @@ def test_gwas_uses_training_samples_only(default_run, demo):
 
 def test_test_labels_never_change_the_kept_variants(demo, monkeypatch):
     """Flip every test-set label (same split): with label_samples='train' nothing changes."""
-    import genoapp.pipeline as pipeline
+    import genoapp.workflows.qc as qc_workflow
 
     cohort, y, batch = demo
     cfg = QCWorkflowConfig(**FAST)
@@ -86,7 +96,7 @@ def test_test_labels_never_change_the_kept_variants(demo, monkeypatch):
     test_rows = kept[a.split.test_idx]
     y2 = y.copy()
     y2[test_rows] = 1 - y2[test_rows]
-    monkeypatch.setattr(pipeline, "make_split", lambda yy, **kw: a.split)  # the same split
+    monkeypatch.setattr(qc_workflow, "make_split", lambda yy, **kw: a.split)  # the same split
     b = run_qc_workflow(cohort, y2, batch=batch, config=cfg)
     np.testing.assert_array_equal(a.qc.variant_mask, b.qc.variant_mask)
     pd.testing.assert_series_equal(a.variant_stats["hwe_p"], b.variant_stats["hwe_p"])
@@ -109,7 +119,7 @@ def test_dense_input_gives_the_same_result(demo):
 
 def test_logistic_gwas_with_pcs_pairwise_batches_and_strata(demo):
     cohort, y, batch = demo
-    cfg = QCWorkflowConfig(gwas_test="logistic", gwas_pcs=3, pca_components=4,
+    cfg = QCWorkflowConfig(gwas=0.05, gwas_test="logistic", gwas_pcs=3, pca_components=4,
                            batch_pairwise=True, batch_yates=True, stratify=True)
     r = run_qc_workflow(cohort, y, batch=batch, config=cfg)
     assert r.qc.strata == sorted(set(batch))
@@ -124,15 +134,15 @@ def test_logistic_gwas_with_pcs_pairwise_batches_and_strata(demo):
     np.testing.assert_allclose(r.variant_stats["gwas_p"].to_numpy()[tested], ref["P"],
                                rtol=1e-8)
     unstratified = run_qc_workflow(cohort, y, batch=batch, config=QCWorkflowConfig(
-        batch_filter=None, gwas=None, **FAST))
+        batch_filter=None, **{**FAST, "gwas": None}))
     stratified = run_qc_workflow(cohort, y, batch=batch, config=QCWorkflowConfig(
-        batch_filter=None, gwas=None, stratify=True, **FAST))
+        batch_filter=None, stratify=True, **{**FAST, "gwas": None}))
     assert stratified.qc.n_variants_kept <= unstratified.qc.n_variants_kept
 
 
 def test_skips_and_errors_are_explained(demo):
     cohort, y, _ = demo
-    r = run_qc_workflow(cohort, y, config=QCWorkflowConfig(gwas=None, **FAST))
+    r = run_qc_workflow(cohort, y, config=QCWorkflowConfig(**{**FAST, "gwas": None}))
     assert any("Batch-effect filter skipped" in n for n in r.notes)
     assert r.qc.steps[-1].name == "Differential missingness"
     with pytest.raises(ConfigError, match="batch column"):

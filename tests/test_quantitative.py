@@ -13,18 +13,11 @@ from sklearn.linear_model import Ridge
 
 from genoapp.errors import ConfigError, InputDataError
 from genoapp.metrics import regression_metrics
+from genoapp.train import folds_from_labels, repeated_kfold
 from genoapp.train.callbacks import StopFlag
-from genoapp.train.cv import (
-    PRESETS,
-    CVConfig,
-    FoldScaler,
-    ModelSpec,
-    cross_validate,
-    folds_from_labels,
-    grvsnn_spec,
-    repeated_kfold,
-    tune_grvsnn,
-)
+from genoapp.workflows.presets import model_params, protocol_config
+from genoapp.workflows.protocol import FoldScaler, ModelSpec, ProtocolConfig, run_protocol
+from genoapp.workflows.registry import model_specs
 
 
 @pytest.fixture(autouse=True)
@@ -44,6 +37,29 @@ def _data(n=150, p=30, seed=0):
     Y[rng.random(n) < 0.2, 1] = np.nan
     X[rng.random((n, p)) < 0.01] = np.nan
     return X, Y
+
+
+def _cv_config(**kw):
+    """The old ``CVConfig(...)``: the quick regression protocol with these settings."""
+    return protocol_config("quick", "regression", **kw)
+
+
+def _ridge_spec(key="Ridge"):
+    """A custom single-output spec (the old ``ModelSpec("Ridge", make=lambda s: Ridge())``)."""
+    return ModelSpec(key, key, lambda random_state=0: Ridge(), task="regression")
+
+
+def _cross_validate(X, Y, *, models, folds=None, config, traits=None, feature_groups=None,
+                    on_event=None, stop=None):
+    """The old ``cross_validate(X, Y, ...)``: run_protocol on one input named "markers"."""
+    Y = np.asarray(Y, dtype=np.float64)
+    if folds is None:
+        folds = repeated_kfold(len(X), n_splits=config.n_splits, n_repeats=config.n_repeats,
+                               random_state=config.random_state)
+    return run_protocol({"markers": X}, Y, models=models, outer=folds, config=config,
+                        traits=traits,
+                        feature_groups=None if feature_groups is None else {"markers": feature_groups},
+                        on_event=on_event, stop=stop)
 
 
 # ------------------------------------------------------------------------------ metrics
@@ -89,9 +105,10 @@ def test_repeated_kfold_and_fold_labels():
     with pytest.raises(InputDataError):
         folds_from_labels([1, 1, 1])
     with pytest.raises(ConfigError):
-        CVConfig(n_splits=1)
-    assert PRESETS["paper"].n_repeats == 10 and PRESETS["paper"].n_splits == 5
-    assert PRESETS["app"].n_repeats == 2 and PRESETS["app"].patience == 25
+        ProtocolConfig(task="regression", n_splits=1)
+    paper, quick = protocol_config("paper", "regression"), protocol_config("quick", "regression")
+    assert paper.n_repeats == 10 and paper.n_splits == 5
+    assert quick.n_repeats == 2 and model_params("quick", "grvsnn")["patience"] == 25
 
 
 def test_fold_scaler_uses_training_statistics_only():
@@ -135,8 +152,9 @@ def test_cross_validation_never_fits_on_the_test_fold():
     X[:, 0] = np.arange(len(X))  # a row id in column 0 (it is standardised, so compare ranks)
     _Spy.seen = []
     folds = repeated_kfold(len(X), n_splits=3, n_repeats=1, random_state=0)
-    res = cross_validate(X, Y, models=[ModelSpec("spy", make=lambda s: _Spy(s))], folds=folds,
-                         config=CVConfig(n_splits=3, n_repeats=1), traits=["a", "b"])
+    res = _cross_validate(X, Y, models=[ModelSpec("spy", "spy", _Spy, task="regression")],
+                          folds=folds, config=_cv_config(n_splits=3, n_repeats=1),
+                          traits=["a", "b"])
     assert len(_Spy.seen) == 3 * 2  # per fold and trait
     for k, fold in enumerate(folds):
         for t in range(2):
@@ -145,7 +163,7 @@ def test_cross_validation_never_fits_on_the_test_fold():
             test_rows = sc.transform_x(X[fold.test_idx])[:, 0]
             assert not np.isin(np.round(fitted[:, 0], 4), np.round(test_rows, 4)).any()
             np.testing.assert_allclose(fitted.mean(axis=0)[1:], 0, atol=0.2)
-    s = res.scores
+    s = res.metrics
     assert len(s) == 6 and set(s["trait"]) == {"a", "b"}
     assert (s.loc[s["trait"] == "b", "n_train"].to_numpy()
             < s.loc[s["trait"] == "a", "n_train"].to_numpy()).all()  # trait b has NaNs
@@ -163,30 +181,40 @@ def test_cross_validation_never_fits_on_the_test_fold():
 
 def test_grvsnn_tuning_inside_training_data_and_selection_counts():
     X, Y = _data(n=160, p=20)
-    cfg = CVConfig(n_splits=2, n_repeats=1, n_trials=3, max_epochs=6, patience=3)
-    Xs = FoldScaler().fit(X, Y).transform_x(X)
-    model, trials = tune_grvsnn(Xs, Y, config=cfg, params={"n_hidden": 4}, random_state=0)
-    assert len(trials) == 3 and set(trials["state"]) <= {"COMPLETE", "PRUNED"}
-    first = trials.iloc[0]
-    assert first["batch_size"] == 128 and first["learning_rate"] == pytest.approx(1e-3)
-    assert trials["batch_size"].between(64, 512).all()
-    assert trials["learning_rate"].between(1e-5, 1e-3).all()
-    assert trials["dropout"].between(0.1, 0.5).all()
-    assert model.best_val_loss_ == pytest.approx(trials["value"].min())
+    # GRVSNN is tuned by the protocol (Optuna inside each training fold); max_epochs and
+    # patience are GRVSNN parameters now
+    cfg = _cv_config(n_splits=2, n_repeats=1, n_trials=3)
+    grvsnn = model_specs(["grvsnn"], task="regression",
+                         overrides={"grvsnn": {"n_hidden": 4, "max_epochs": 6, "patience": 3}})
     groups = np.array(["loading"] * 5 + ["marker"] * 15, dtype=object)
-    res = cross_validate(X, Y, models=[grvsnn_spec(n_hidden=4),
-                                       ModelSpec("Ridge", make=lambda s: Ridge())],
-                         config=cfg, traits=["a", "b"], feature_groups=groups)
-    g = res.scores[res.scores["model"] == "GRVSNN"]
+    res = _cross_validate(X, Y, models=[*grvsnn, _ridge_spec()], config=cfg, traits=["a", "b"],
+                          feature_groups=groups)
+    tuning = res.fold_metrics
+    assert (tuning["key"] == "grvsnn").all()  # nothing to tune for ridge: fitted once per fold
+    for fold in (1, 2):
+        trials = tuning[tuning["fold"] == fold].reset_index(drop=True)
+        assert len(trials) == 3 and set(trials["state"]) <= {"COMPLETE", "PRUNED"}
+        params = pd.DataFrame([json.loads(p) for p in trials["params"]])
+        first = params.iloc[0]
+        assert first["batch_size"] == 128 and first["learning_rate"] == pytest.approx(1e-3)
+        assert params["batch_size"].between(64, 512).all()
+        assert params["learning_rate"].between(1e-5, 1e-3).all()
+        assert params["dropout"].between(0.1, 0.5).all()
+        # the fold's model is the best trial's (lowest validation MSE)
+        row = res.metrics[(res.metrics["key"] == "grvsnn") & (res.metrics["fold"] == fold)].iloc[0]
+        best = trials.loc[trials["mse"].idxmin()]
+        assert json.loads(row["best_params"]) == json.loads(best["params"])
+        assert row["val_score"] == pytest.approx(-trials["mse"].min())
+    g = res.metrics[res.metrics["model"] == "GRVSNN"]
     assert len(g) == 4  # 2 folds x 2 traits, one multi-trait fit per fold
     assert (g["n_selected"] == g["n_selected_markers"] + g["n_selected_loadings"]).all()
-    assert len(res.tuning) == 2 * 3 and set(res.tuning["fold"]) == {1, 2}
-    imp = res.importance("GRVSNN")
+    assert len(res.fold_metrics) == 2 * 3 and set(res.fold_metrics["fold"]) == {1, 2}
+    imp = res.importance("GRVSNN", "markers")
     assert len(imp) == 20 and imp["importance"].sum() == pytest.approx(1.0, abs=1e-4)
     assert set(imp["group"]) == {"marker", "loading"}
-    assert ("GRVSNN", "(all traits)") in res.importance_models()
+    assert ("grvsnn", "markers", "(all traits)") in res.importance_models()
     with pytest.raises(ConfigError):
-        res.importance("BRR")
+        res.importance("BRR", "markers")
 
 
 def test_stop_request_keeps_finished_folds():
@@ -194,15 +222,15 @@ def test_stop_request_keeps_finished_folds():
     flag = StopFlag()
     events = []
 
-    def progress(ev):
+    def on_event(ev):
         events.append(ev)
-        if ev["done"] == 2:
+        if ev["event"] == "task_end" and sum(e["event"] == "task_end" for e in events) == 2:
             flag.request_stop()
 
-    res = cross_validate(X, Y, models=[ModelSpec("Ridge", make=lambda s: Ridge())],
-                         config=CVConfig(n_splits=3, n_repeats=2), progress=progress, stop=flag)
-    assert res.stopped and len(res.scores) == 2 and res.notes
-    assert events[-1]["total"] == 12 and isinstance(events[-1]["result"].scores, pd.DataFrame)
+    res = _cross_validate(X, Y, models=[_ridge_spec()], config=_cv_config(n_splits=3, n_repeats=2),
+                          on_event=on_event, stop=flag)
+    assert res.stopped and len(res.metrics) == 2 and res.notes
+    assert events[-1]["n_tasks"] == 12 and isinstance(res.metrics, pd.DataFrame)
 
 
 # ------------------------------------------------------------------------------ workflow
@@ -224,7 +252,7 @@ def small_study(tmp_path_factory):
     samples = pd.DataFrame({"FID": ids, "IID": ids})
     variants = pd.DataFrame({"chrom": "1", "id": [f"snp{j}" for j in range(m)],
                              "pos": np.arange(1, m + 1), "A1": "A", "A2": "G"})
-    write_plink(d / "study", G, samples, variants)
+    write_plink(d / "study", G, samples=samples, variants=variants)
     g = G[:, :5].sum(axis=1)
     y1 = g + rng.normal(size=n)
     y2 = -0.5 * g + rng.normal(size=n)
@@ -234,17 +262,20 @@ def small_study(tmp_path_factory):
     return d
 
 
-def test_workflow_pedigree_loadings_runs_and_saves(small_study, tmp_path):
-    from genoapp.quantitative import (
+def test_workflow_pedigree_loadings_runs_and_saves(small_study, tmp_path, monkeypatch):
+    from genoapp.runs import open_run, save_quantitative
+    from genoapp.workflows import quantitative as wq
+    from genoapp.workflows.quantitative import (
         build_inputs,
         load_quantitative_data,
+        resolve_rank,
+        results_table,
         run_quantitative,
-        save_run,
     )
 
     data = load_quantitative_data(small_study / "study", phenotypes=small_study / "study.pheno.tsv",
                                   pedigree=small_study / "study.pedigree.tsv")
-    assert data.n_samples == 120 and data.n_markers == 60
+    assert data.n_samples == 120 and data.n_variants == 60
     assert data.trait_names == ["size", "weight"]
     rel = data.relationship
     # the decomposition reproduces A of the whole pedigree
@@ -253,40 +284,49 @@ def test_workflow_pedigree_loadings_runs_and_saves(small_study, tmp_path):
     X, names, groups = build_inputs(data, input_set="markers + loadings", n_components=7)
     assert X.shape == (120, 67) and names[:2] == ["L1", "L2"] and (groups == "loading").sum() == 7
     with pytest.raises(ConfigError):
-        data.resolve_rank(10_000)
+        resolve_rank(data, 10_000)
+    # unknown model names are refused now; a model that cannot run here is skipped with a reason
+    with pytest.raises(ConfigError, match="nope"):
+        run_quantitative(data, traits=["size"], models=["GRVSNN", "nope"])
+    avail = wq.available_models("regression")
+    monkeypatch.setattr(wq, "available_models", lambda task=None: {
+        **avail, "lassonet": "LassoNet is not available (ImportError: test)."})
     events = []
-    cfg = CVConfig(n_splits=3, n_repeats=1, n_trials=1, max_epochs=4, patience=2)
+    cfg = _cv_config(n_splits=3, n_repeats=1, n_trials=1)
     run = run_quantitative(data, traits=["size", "weight"], models=["GRVSNN", "Ridge (GBLUP)",
-                                                                     "nope"],
-                           config=cfg, n_components=7, grvsnn_params={"n_hidden": 4},
-                           progress=events.append)
-    assert run.skipped.keys() == {"nope"} and run.models == ["GRVSNN", "Ridge (GBLUP)"]
-    assert list(run.results) == ["markers", "markers + loadings"]
-    assert events[-1]["overall_done"] == events[-1]["overall_total"] == 2 * 3 * (1 + 2)
+                                                                     "LassoNet"],
+                           config=cfg, n_components=7,
+                           overrides={"grvsnn": {"n_hidden": 4, "max_epochs": 4, "patience": 2}},
+                           on_event=events.append)
+    assert run.info["skipped"].keys() == {"LassoNet"}
+    assert [m.name for m in run.models.values()] == ["GRVSNN", "Ridge (GBLUP)"]
+    assert run.inputs == ["markers", "markers + loadings"]
+    assert events[-1]["event"] == "done"
+    assert events[-1]["n_done"] == events[-1]["n_tasks"] == 2 * 3 * (1 + 2)
     s = run.summary()
-    assert len(s) == 2 * 2 * 2 and (s["folds"] == 3).all()
+    assert len(s) == 2 * 2 * 2 and (s["n"] == 3).all()
     ridge = s[(s["model"] == "Ridge (GBLUP)") & (s["trait"] == "size")]
     assert (ridge["r_mean"] > 0.4).all()
-    gl = s[(s["model"] == "GRVSNN") & (s["inputs"] == "markers + loadings")]
+    gl = s[(s["model"] == "GRVSNN") & (s["input"] == "markers + loadings")]
     assert gl["n_selected_mean"].notna().all()
-    t = run.table()
+    t = results_table(s)
     assert {"MSE", "Pearson r", "dCor", "selected markers"} <= set(t.columns)
-    p = run.predictions()
-    assert {"FID", "IID", "observed", "predicted"} <= set(p.columns)
+    p = run.predictions
+    assert {"observed", "predicted"} <= set(p.columns)
     # paired design: every model and input set was scored on the same test rows
-    rows = p.groupby(["inputs", "model", "trait", "fold"])["row"].apply(lambda r: tuple(sorted(r)))
+    rows = p.groupby(["input", "model", "trait", "fold"])["row"].apply(lambda r: tuple(sorted(r)))
     assert rows.xs(("markers", "GRVSNN", "size"), level=(0, 1, 2)).tolist() == \
         rows.xs(("markers + loadings", "Ridge (GBLUP)", "size"), level=(0, 1, 2)).tolist()
-    out = save_run(run, tmp_path / "run1")
-    record = json.loads((out / "record.json").read_text())
-    assert record["n_components"] == 7 and record["config"]["n_splits"] == 3
-    assert record["data"]["sha256"]["bed"] == hashlib.sha256(
-        (small_study / "study.bed").read_bytes()).hexdigest()
-    for name in ("summary.csv", "table.csv", "scores.csv", "predictions.csv", "tuning.csv",
-                 "config.json"):
+    out = save_quantitative(run, data, runs_dir=tmp_path)
+    assert out.parent == tmp_path
+    record = json.loads((out / "run.json").read_text())
+    assert record["info"]["n_components"] == 7 and record["protocol"]["n_splits"] == 3
+    for name in ("summary.csv", "metrics.csv", "predictions.csv", "fold_metrics.csv",
+                 "config.json", "importance.csv"):
         assert (out / name).is_file(), name
-    assert any(f.name.startswith("importance_") for f in out.iterdir())
-    assert not any(f.name.endswith(".tmp") for f in out.iterdir())
+    saved = open_run(out)
+    assert {"FID", "IID", "observed", "predicted"} <= set(saved.predictions.columns)
+    assert not any(f.name.endswith(".tmp") for f in tmp_path.rglob("*"))
 
 
 def _A_of(path):
@@ -297,7 +337,7 @@ def _A_of(path):
 
 
 def test_workflow_errors(small_study):
-    from genoapp.quantitative import load_quantitative_data, run_quantitative
+    from genoapp.workflows.quantitative import load_quantitative_data, run_quantitative
 
     data = load_quantitative_data(small_study / "study", phenotypes=small_study / "study.pheno.tsv")
     assert data.relationship is None
@@ -316,10 +356,11 @@ def test_workflow_errors(small_study):
 
 
 def test_models_registry_and_demo_assets(repo_root, shared_data):
-    from genoapp.quantitative import MODELS, available_models, demo_paths
+    from genoapp.workflows.quantitative import demo_paths
+    from genoapp.workflows.registry import QUANTITATIVE_MODELS, available_models
 
-    avail = available_models()
-    assert list(avail) == list(MODELS) and avail["GRVSNN"] is None
+    avail = available_models("regression")
+    assert list(avail) == list(QUANTITATIVE_MODELS) and avail["grvsnn"] is None
     paths = demo_paths()
     readme = paths["readme"].read_text()
     assert "GPL-3" in readme
@@ -344,35 +385,36 @@ def test_quantitative_plots():
                      chosen=20)
     assert fig.data[0].y.shape[0] == 60 and "first 20" in fig.layout.title.text
     X, Y = _data(n=90, p=10)
-    res = cross_validate(X, Y, models=[ModelSpec("Ridge", make=lambda s: Ridge())],
-                         config=CVConfig(n_splits=3, n_repeats=2), traits=["a", "b"])
+    res = _cross_validate(X, Y, models=[_ridge_spec()], config=_cv_config(n_splits=3, n_repeats=2),
+                          traits=["a", "b"])
     fig = observed_vs_predicted(res.predictions, model="Ridge", trait="a")
     assert len(fig.data) == 3 and "pooled r" in fig.layout.title.text  # 2 repeats + y = x
     fig = observed_vs_predicted(res.predictions, model="Ridge", trait="a",
                                 metrics={"r": 0.5, "dcor": 0.4, "mse": 0.8})
     assert "r = 0.500, dCor = 0.400" in fig.layout.title.text
     assert len(model_comparison_figure(res.summary(), metric="r").data) == 1
-    assert len(fold_scores_figure(res.scores, metric="mse").data) == 1
+    assert len(fold_scores_figure(res.metrics, metric="mse").data) == 1
     imp = pd.DataFrame({"feature": ["a", "b", "L1"], "group": ["marker", "marker", "loading"],
                         "importance": [0.5, 0.1, 0.4], "selected_fraction": [1.0, 0.0, 1.0]})
     fig = importance_figure(imp, top=2, threshold=0.05)
     assert sum(len(t.y) for t in fig.data) == 2
 
 
-def test_lassonet_app_preset_runs_in_the_protocol_and_is_recorded(small_study):
-    """LassoNet with the app preset's quick lambda search, through the same folds as the other
+def test_lassonet_app_preset_runs_in_the_protocol_and_is_recorded(small_study, tmp_path):
+    """LassoNet with the quick preset's coarse lambda search, through the same folds as the other
     models; its settings are written to the run record."""
-    from genoapp.quantitative import PRESET_LASSONET, load_quantitative_data, run_quantitative
+    from genoapp.runs import open_run, save_quantitative
+    from genoapp.workflows.quantitative import load_quantitative_data, run_quantitative
 
     data = load_quantitative_data(small_study / "study", phenotypes=small_study / "study.pheno.tsv")
-    cfg = CVConfig(n_splits=3, n_repeats=1, n_trials=1, max_epochs=4, patience=2)
+    cfg = _cv_config(n_splits=3, n_repeats=1, n_trials=1)
     run = run_quantitative(data, traits=["size"], models=["LassoNet", "Ridge (GBLUP)"],
                            input_sets=["markers"], config=cfg,
-                           model_params={"LassoNet": PRESET_LASSONET["app"]})
-    assert not run.skipped
+                           overrides={"lassonet": model_params("quick", "lassonet")})
+    assert not run.info["skipped"]
     s = run.summary().set_index("model")
-    assert s.loc["LassoNet", "folds"] == 3
+    assert s.loc["LassoNet", "n"] == 3
     assert 0 < s.loc["LassoNet", "n_selected_markers_mean"] <= 60
     assert s.loc["LassoNet", "r_mean"] > 0.3 and s.loc["Ridge (GBLUP)", "r_mean"] > 0.3
-    rec = run.record["model_params"]["LassoNet"]
+    rec = open_run(save_quantitative(run, data, runs_dir=tmp_path)).config["models"]["lassonet"]["params"]
     assert rec["cv"] == 3 and rec["path_multiplier"] == 1.5

@@ -9,16 +9,21 @@ import pandas as pd
 import pytest
 
 from genoapp.errors import InputDataError
+from genoapp.features import FeatureConfig, build_features
 from genoapp.io import write_plink
-from genoapp.pipeline import (
-    FeatureConfig,
-    build_features,
-    compare_models,
-    make_split,
-    save_comparison,
-)
-from genoapp.runs import array_sha256, list_runs, match_variants, open_run
-from genoapp.train.protocol import ProtocolConfig, case_scores
+from genoapp.runs import array_sha256, list_runs, match_variants, open_run, save_casecontrol
+from genoapp.train import make_split
+from genoapp.workflows import QCWorkflowResult
+from genoapp.workflows.casecontrol import compare_models
+from genoapp.workflows.protocol import ProtocolConfig, case_scores
+
+
+def _qc_like(G, variants, samples, split):
+    """The parts of a QC result that saving a case/control run reads."""
+    qc = QCWorkflowResult.__new__(QCWorkflowResult)
+    qc.G, qc.variants, qc.samples, qc.split = G, variants, samples, split
+    qc.summary = lambda: pd.DataFrame()
+    return qc
 
 MODELS = ["capsule", "mlp", "cnn", "logreg", "rf", "prs", "authors_prs"]
 
@@ -47,8 +52,8 @@ def trained(tmp_path_factory):
                                     "cnn": {"epochs": 1, "device": "cpu"},
                                     "rf": {"n_estimators": 10}})
     root = tmp_path_factory.mktemp("runs")
-    path = save_comparison(res, inputs, qc_variants=variants, root=root, samples=samples, split=split,
-                           snps=G, label="unit test")
+    path = save_casecontrol(res, inputs, _qc_like(G, variants, samples, split), runs_dir=root,
+                            label="unit test")
     return {"G": G, "y": y, "variants": variants, "samples": samples, "split": split, "fs": fs,
             "inputs": inputs, "res": res, "root": root, "path": path}
 
@@ -75,7 +80,7 @@ def test_run_directory_record_and_listing(trained):
     assert (path / "preprocess" / "all-pca.joblib").is_file()
     run = open_run(path)
     pd.testing.assert_frame_equal(run.metrics.drop(columns=["best_params", "val_score"]),
-                                  res.protocol.metrics.drop(columns=["best_params", "val_score"]),
+                                  res.metrics.drop(columns=["best_params", "val_score"]),
                                   check_dtype=False, check_exact=False)
     assert set(run.samples["set"]) == {"training", "test"}
 
@@ -83,7 +88,8 @@ def test_run_directory_record_and_listing(trained):
 def test_saved_run_reloads_with_identical_predictions(trained):
     run = open_run(trained["path"])
     split, G = trained["split"], trained["G"]
-    for (key, inp, seed), est in trained["res"].protocol.estimators.items():
+    for k, est in trained["res"].estimators.items():
+        key, inp, seed = k.key, k.input, k.seed
         model = run.load_model(key, inp, seed, device="cpu")
         X = trained["inputs"][inp].X if inp != "SNPs" else G
         if inp != "SNPs":  # the saved QC list, imputation and projection rebuild the features
@@ -111,12 +117,12 @@ def test_predict_new_individuals_with_shuffled_swapped_and_missing_variants(trai
     new_v = pd.concat([new_v, extra], ignore_index=True)
     new_G = np.column_stack([new_G, np.zeros((len(rows), 2), dtype=np.float32)])
     fam = pd.DataFrame({"FID": [f"n{i}" for i in range(len(rows))], "IID": [f"n{i}" for i in range(len(rows))]})
-    prefix = write_plink(tmp_path / "new", new_G, fam, new_v)
+    prefix = write_plink(tmp_path / "new", new_G, samples=fam, variants=new_v)
     for key, inp in (("capsule", "Windows-PCA"), ("logreg", "Windows-PCA"), ("mlp", "All-PCA"),
                      ("prs", "SNPs")):
         out, rep = run.predict(prefix, key=key, input=inp, seed=0, device="cpu")
         assert rep.n_matched == len(variants) and rep.n_flipped == int(swap.sum()) and rep.n_missing == 0
-        est = trained["res"].protocol.estimators[(key, inp, 0)]
+        est = trained["res"].estimator(key, inp, seed=0)
         X = trained["inputs"][inp].X[rows] if inp != "SNPs" else G[rows]
         np.testing.assert_allclose(out["case_score"], case_scores(est, X), rtol=1e-5, atol=1e-6)
         assert out["IID"].tolist() == fam["IID"].tolist() and set(out["prediction"]) <= {0, 1}
@@ -125,13 +131,13 @@ def test_predict_new_individuals_with_shuffled_swapped_and_missing_variants(trai
     keep[:10] = False
     v2 = new_v[keep].reset_index(drop=True).copy()
     v2.loc[0:2, "A1"] = "T"
-    prefix2 = write_plink(tmp_path / "new2", new_G[:, keep], fam, v2)
+    prefix2 = write_plink(tmp_path / "new2", new_G[:, keep], samples=fam, variants=v2)
     out2, rep2 = run.predict(prefix2, key="logreg", input="Windows-PCA", seed=0, device="cpu")
     assert rep2.n_missing == 10 and rep2.n_allele_mismatch == 3
     assert rep2.n_matched == len(variants) - 13 and np.isfinite(out2["case_score"]).all()
     # a fileset from another panel is refused with a readable message
     other = variants.assign(id=[f"zz{i}" for i in range(len(variants))], chrom="9")
-    prefix3 = write_plink(tmp_path / "other", G[rows], fam, other)
+    prefix3 = write_plink(tmp_path / "other", G[rows], samples=fam, variants=other)
     with pytest.raises(InputDataError, match="variants were found"):
         run.predict(prefix3, key="logreg", input="Windows-PCA", seed=0)
 
@@ -158,7 +164,9 @@ def test_failed_save_leaves_no_run_and_bad_dirs_are_refused(trained, tmp_path, m
 
     monkeypatch.setattr(joblib, "dump", failing)
     with pytest.raises(OSError, match="disk full"):
-        save_comparison(trained["res"], trained["inputs"], qc_variants=trained["variants"], root=tmp_path)
+        save_casecontrol(trained["res"], trained["inputs"],
+                         _qc_like(trained["G"], trained["variants"], trained["samples"], trained["split"]),
+                         runs_dir=tmp_path)
     assert list(tmp_path.iterdir()) == [] and list_runs(tmp_path).empty
     with pytest.raises(InputDataError, match="not a genoapp run"):
         open_run(tmp_path)
@@ -230,7 +238,7 @@ def test_bundle_round_trip_gives_identical_tables_and_predictions(trained, tmp_p
     path = load_bundle(data, other)
     assert path == other / run_id and not [p for p in other.iterdir() if p.name.startswith(".")]
     a, b = open_run(trained["path"]), open_run(path)
-    for table in ("metrics", "summary", "fold_metrics", "test_scores", "histories", "samples"):
+    for table in ("metrics", "summary", "fold_metrics", "predictions", "histories", "samples"):
         pd.testing.assert_frame_equal(getattr(a, table), getattr(b, table), obj=table)
     assert a.record == b.record
     split = trained["split"]

@@ -7,7 +7,8 @@ Typical use (DESIGN §4.2; fit on training rows, transform all)::
     res = gene_pca_features(G_or_bed, ann, fit_rows=train)   # impute, fit, project: one pass
     res.X                                           # (n_samples, n_features), "chr:GENE:pc"
 
-or step by step with the scikit-learn style transformers::
+or the whole feature step of the app (:func:`build_features`: annotation, imputation and Gene-PCA
+or All-PCA fitted on the training rows of a split, :class:`FeatureSet`), or step by step with the scikit-learn style transformers::
 
     imp = MeanImputer().fit(X[train])               # training means only
     Xi = imp.transform(X)
@@ -26,6 +27,13 @@ from genoapp.features.annotation import (
     normalize_chrom,
     snp_windows,
 )
+from genoapp.features.build import (
+    FeatureConfig,
+    FeatureSet,
+    build_features,
+    default_all_pca_components,
+    feature_input_name,
+)
 from genoapp.features.genepca import (
     GenePCA,
     GenePCAResult,
@@ -38,6 +46,11 @@ from genoapp.features.impute import MeanImputer
 __all__ = [
     "ANNOTATION_COLUMNS",
     "AllPCA",
+    "FeatureConfig",
+    "FeatureSet",
+    "build_features",
+    "default_all_pca_components",
+    "feature_input_name",
     "GenePCA",
     "GenePCAResult",
     "MeanImputer",

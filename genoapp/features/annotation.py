@@ -544,12 +544,16 @@ def check_build(variants: pd.DataFrame, *, annotation: pd.DataFrame | None = Non
                 build: str = "GRCh37", min_inside_fraction: float = 0.05) -> list[str]:
     """Sanity check of the genome build: warnings, not errors (DESIGN §4.2).
 
-    Two symptoms of genotypes and gene table on different builds (or of positions that are not
+    When the variants have no map at all (every position 0, or every variant on chromosome 0,
+    e.g. the shared wheat data) only that is reported
+    (:func:`genoapp.io.checks.no_map_warnings`): a build cannot be checked. Otherwise two
+    symptoms of genotypes and gene table on different builds (or of positions that are not
     base pairs, e.g. marker indices) are looked for:
 
     * positions beyond the end of their chromosome in ``build`` (GRCh37/hg19 or GRCh38/hg38
       lengths, :data:`genoapp.io.genes.CHROM_LENGTHS`; chromosomes are matched after
-      :func:`normalize_chrom`, PLINK codes 23-26 as X, Y, XY, MT);
+      :func:`normalize_chrom`, PLINK codes 23-26 as X, Y, XY, MT;
+      :func:`genoapp.io.checks.chromosome_end_warning`);
     * almost no SNP inside a gene: fewer than ``min_inside_fraction`` of the annotated variants
       have ``relation == "inside"`` (human genotyping arrays typically have 30-60 %).
 
@@ -577,30 +581,19 @@ def check_build(variants: pd.DataFrame, *, annotation: pd.DataFrame | None = Non
     InputDataError
         Missing columns in ``variants``.
     """
-    from genoapp.io.genes import CHROM_LENGTHS, chromosome_lengths
+    from genoapp.io.checks import chromosome_end_warning, no_map_warnings
+    from genoapp.io.genes import chromosome_lengths
 
-    lengths = chromosome_lengths(build)
-    name = next(k for k, v in CHROM_LENGTHS.items() if v == lengths)
+    chromosome_lengths(build)  # unknown build: ConfigError
     chrom, _, pos = _check_variants(variants)
+    no_map = no_map_warnings(variants)
+    if no_map:  # nothing to compare with a build: say so instead of misleading symptoms
+        return no_map
     chrom = np.array([_PLINK_ALIASES.get(c, c) for c in chrom.tolist()], dtype=object)
     warnings = []
-    known = np.isin(chrom, list(lengths))
-    if known.any():
-        lim = np.array([lengths[c] for c in chrom[known]], dtype=np.int64)
-        over = pos[known] > lim
-        if over.any():
-            i = int(np.flatnonzero(over)[0])
-            c0, p0, l0 = chrom[known][i], int(pos[known][i]), int(lim[i])
-            others = [b for b, tab in CHROM_LENGTHS.items() if b != name and all(
-                p <= tab.get(c, np.inf) for c, p in zip(chrom[known][over], pos[known][over],
-                                                         strict=True))]
-            hint = f" They fit {others[0]}." if others else ""
-            warnings.append(
-                f"{int(over.sum()):,} variant(s) lie beyond the end of their chromosome in {name} "
-                f"(e.g. chr{c0}:{p0:,} > {l0:,} bp).{hint} The genotypes are probably on another "
-                "genome build than the gene table (or positions are not base pairs): lift the "
-                "genotypes over, or load a gene table of their build."
-            )
+    beyond = chromosome_end_warning(chrom, pos, build=build)
+    if beyond:
+        warnings.append(beyond)
     if annotation is not None and len(annotation) and "relation" in annotation.columns:
         rel = annotation["relation"]
         if not (rel == "window").all():

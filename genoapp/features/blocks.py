@@ -131,7 +131,7 @@ class _Source:
 
     def _from_codes(self, codes: np.ndarray, means, mode: str, device) -> Block:
         """Statistics, imputation and centring of an int8 code block (w, n), -1 = missing."""
-        from genoapp.features import _kernels as K
+        import genoapp.features._kernels as K
 
         torch = _torch()
         w, n = codes.shape
@@ -268,7 +268,7 @@ class BedSource(_Source):
 
     def codes(self, cols: np.ndarray) -> np.ndarray:
         """int8 dosages of A1, (len(cols), n_rows), -1 = missing (a reused buffer)."""
-        from genoapp.features import _kernels as K
+        import genoapp.features._kernels as K
 
         out = self._buffer("codes", len(cols), self.n_rows, np.int8)
         cols = np.ascontiguousarray(cols, dtype=np.int64)

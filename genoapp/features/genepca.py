@@ -233,7 +233,7 @@ def _batched_eigh(cov):
 
 def _integer_cov(blk, rows, n_fit: int):
     """Exact covariance (float64) of one gene from int8 dosages (``precision="fast"``)."""
-    from genoapp.features import _kernels as K
+    import genoapp.features._kernels as K
 
     torch = _import_torch()
     m = len(rows)
@@ -660,7 +660,7 @@ class GenePCA(BaseEstimator):
         if prec == "fast":
             # exact: integer products in float32 (sums of small integers), then the missing-
             # genotype corrections and centring in float64
-            from genoapp.features import _kernels as K
+            import genoapp.features._kernels as K
 
             Y = blk.y8.index_select(0, idx_t).view(B, P, -1).to(torch.float32)
             g = torch.bmm(Y, Y.transpose(1, 2)).numpy()

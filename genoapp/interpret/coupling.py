@@ -9,11 +9,13 @@ strongest case coupling (paper: type 5, i.e. k = 4 zero-based).
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from genoapp.errors import InputDataError
 
-__all__ = ["mean_coupling_by_label", "strongest_case_type"]
+__all__ = ["CouplingSummary", "coupling_summary", "mean_coupling_by_label", "strongest_case_type"]
 
 
 def mean_coupling_by_label(c_kj, y) -> np.ndarray:
@@ -91,3 +93,43 @@ def strongest_case_type(mean_c) -> int:
             "over a sample set that contains cases."
         )
     return int(np.nanargmax(row))
+
+
+@dataclasses.dataclass
+class CouplingSummary:
+    """Mean coupling coefficients per true label, for training and test samples.
+
+    Attributes
+    ----------
+    train, test : numpy.ndarray
+        Shape (2, n_types): row j = mean of c_kj over samples whose true label is j.
+    strongest_case_type : int
+        0-based primary type k* with the largest mean case coupling on training samples.
+    """
+
+    train: np.ndarray
+    test: np.ndarray
+    strongest_case_type: int
+
+
+def coupling_summary(model, features) -> CouplingSummary:
+    """Average coupling coefficients c_kj by true label on training and test samples (DESIGN §4.4).
+
+    Parameters
+    ----------
+    model : DiseaseCapsuleClassifier
+        Fitted.
+    features : genoapp.features.FeatureSet
+        The inputs the model was trained on, with their split (``features.split``).
+
+    Returns
+    -------
+    CouplingSummary
+    """
+    out = {}
+    y = features.y
+    for name in ("train", "test"):
+        idx = features.rows(name)
+        c = model.coupling_coefficients(features.X[idx])
+        out[name] = mean_coupling_by_label(c, y[idx])
+    return CouplingSummary(out["train"], out["test"], int(strongest_case_type(out["train"])))

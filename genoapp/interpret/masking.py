@@ -31,7 +31,7 @@ from genoapp.interpret.forward import (
     lengths_from_hidden,
     net_of,
 )
-from genoapp.interpret.scan import _check_inputs, as_gene_index
+from genoapp.interpret.scan import _check_inputs, select_rows
 
 __all__ = ["masked_class_scores", "masked_metrics", "masked_coupling", "random_gene_sets",
            "NullResult", "permutation_null", "accuracy_vs_n_genes"]
@@ -57,7 +57,8 @@ def _as_sets(gene_sets, gi: GeneIndex) -> list[np.ndarray]:
     return out
 
 
-def masked_class_scores(model, X, feature_gene, gene_sets, *, batch_size: int | None = None,
+def masked_class_scores(model, features, gene_sets, *, samples="test",
+                        batch_size: int | None = None,
                         progress: Callable[[float, str], None] | None = None) -> np.ndarray:
     """Class-capsule lengths of inputs that keep only each gene set.
 
@@ -65,12 +66,12 @@ def masked_class_scores(model, X, feature_gene, gene_sets, *, batch_size: int | 
     ----------
     model : DiseaseCapsuleClassifier
         Fitted (its device is used).
-    X : array-like (n, F)
-        Features (e.g. the test rows).
-    feature_gene : GeneIndex, FeatureSet or array-like (F,)
+    features : genoapp.features.FeatureSet or FeatureTable
+        The inputs the model was trained on, with their gene index and split.
     gene_sets : (S, G) bool array, (S, m) int array of gene positions, or a list of arrays of
         gene positions or gene keys
         The genes kept in each set; every other gene's features are zeroed.
+    samples : {"test", "train", "all"} or array-like of int, default "test"
     batch_size : int, optional
         Inputs routed per batch (default 32 on a CPU, 8,192 on a GPU).
     progress : callable(fraction, message), optional
@@ -86,7 +87,12 @@ def masked_class_scores(model, X, feature_gene, gene_sets, *, batch_size: int | 
     InputDataError
         Shapes disagree, NaN features, unknown genes.
     """
-    gi = as_gene_index(feature_gene)
+    X, _, gi = select_rows(features, samples)
+    return _masked_class_scores(model, X, gi, gene_sets, batch_size=batch_size, progress=progress)
+
+
+def _masked_class_scores(model, X, gi: GeneIndex, gene_sets, *, batch_size=None,
+                         progress=None) -> np.ndarray:
     Xa = _check_inputs(model, X, gi)
     net = net_of(model)
     device = next(net.parameters()).device
@@ -143,16 +149,15 @@ def _labels(y, n: int) -> np.ndarray:
     return lab.astype(np.int64)
 
 
-def masked_metrics(model, X, y, feature_gene, gene_sets, *, batch_size: int | None = None,
+def masked_metrics(model, features, gene_sets, *, samples="test",
+                   batch_size: int | None = None,
                    progress: Callable[[float, str], None] | None = None) -> pd.DataFrame:
     """Accuracy, precision, recall and F1 of the network keeping only each gene set.
 
     Parameters
     ----------
-    model, X, feature_gene, gene_sets, batch_size, progress
-        As :func:`masked_class_scores`.
-    y : array-like (n,)
-        True labels (0 control, 1 case) of the rows of X.
+    model, features, gene_sets, samples, batch_size, progress
+        As :func:`masked_class_scores`; the features must carry labels.
 
     Returns
     -------
@@ -160,17 +165,22 @@ def masked_metrics(model, X, y, feature_gene, gene_sets, *, batch_size: int | No
         One row per set: ``n_genes``, ``accuracy``, ``precision``, ``recall``, ``f1``
         (definitions of :mod:`genoapp.metrics`; precision 0 when no case is predicted).
     """
-    gi = as_gene_index(feature_gene)
+    X, y, gi = select_rows(features, samples)
+    return _masked_metrics(model, X, y, gi, gene_sets, batch_size=batch_size, progress=progress)
+
+
+def _masked_metrics(model, X, y, gi: GeneIndex, gene_sets, *, batch_size=None,
+                    progress=None) -> pd.DataFrame:
     lab = _labels(y, np.asarray(X).shape[0])
     sets = _as_sets(gene_sets, gi)
-    L = masked_class_scores(model, X, gi, sets, batch_size=batch_size, progress=progress)
+    L = _masked_class_scores(model, X, gi, sets, batch_size=batch_size, progress=progress)
     pred = L.argmax(axis=2)
     df = _metrics_from_predictions(pred, lab)
     df.insert(0, "n_genes", [len(s) for s in sets])
     return df
 
 
-def masked_coupling(model, X, y, feature_gene, genes_kept) -> np.ndarray:
+def masked_coupling(model, features, genes_kept, *, samples="test") -> np.ndarray:
     """Mean coupling by true label (2, K) of inputs that keep only ``genes_kept``.
 
     The paper's "core genes only" heatmaps (DiseaseCapsule Fig. 3, right): every feature of
@@ -181,16 +191,16 @@ def masked_coupling(model, X, y, feature_gene, genes_kept) -> np.ndarray:
     Parameters
     ----------
     model : DiseaseCapsuleClassifier
-    X : array-like (n, F)
-    y : array-like (n,)
-    feature_gene : GeneIndex, FeatureSet or array-like (F,)
+    features : genoapp.features.FeatureSet or FeatureTable
+        With labels.
     genes_kept : array-like of gene keys or positions
+    samples : {"test", "train", "all"} or array-like of int, default "test"
 
     Returns
     -------
     ndarray (2, K) float64
     """
-    gi = as_gene_index(feature_gene)
+    X, y, gi = select_rows(features, samples)
     Xa = _check_inputs(model, X, gi)
     lab = _labels(y, Xa.shape[0])
     (pos,) = _as_sets([np.asarray(genes_kept)], gi)
@@ -252,10 +262,22 @@ class NullResult:
     mean, sd : float
         Mean and SD (ddof = 1) of the null accuracies.
     z : float
-        ``(observed accuracy - mean) / sd`` (NaN when sd = 0).
+        ``(observed accuracy - mean) / sd`` (NaN when sd = 0 or every null accuracy is the
+        same; a computed SD of identical values can be 1e-16 instead of 0).
     p_value : float
         Empirical one-sided p-value ``(1 + #{null >= observed}) / (1 + n_sets)``.
     seconds : float
+    degenerate : bool, default False
+        The comparison is no test: the tested set predicts one class for every sample, every
+        random set does, or the null accuracies do not vary (SD 0 or undefined). Such a result
+        (e.g. accuracy 0.500 against a null of 0.500, SD 0, p = 1) says the masked network
+        does not discriminate at all; show the reason instead of a null histogram.
+    degenerate_reason : str, default ""
+        Why, in words ("" when not degenerate).
+    observed_predicted_case : float, default NaN
+        Fraction of samples the tested set predicts as cases.
+    null_one_class : float, default NaN
+        Fraction of the random sets that predict one class for every sample.
     """
 
     observed: dict
@@ -265,15 +287,46 @@ class NullResult:
     z: float
     p_value: float
     seconds: float
+    degenerate: bool = False
+    degenerate_reason: str = ""
+    observed_predicted_case: float = float("nan")
+    null_one_class: float = float("nan")
 
-    def summary(self) -> pd.DataFrame:
-        """One-row table: n_genes, observed accuracy, null mean, SD, z, p, n_sets."""
-        return pd.DataFrame([{"n_genes": self.observed["n_genes"], "accuracy": self.observed["accuracy"],
-                              "null_mean": self.mean, "null_sd": self.sd, "z": self.z,
-                              "p_empirical": self.p_value, "n_random_sets": len(self.null)}])
+    def __post_init__(self):
+        reasons = [self.degenerate_reason] if self.degenerate_reason else []
+        n_sets = len(self.null)
+        frac = self.observed_predicted_case
+        if np.isfinite(frac) and frac in (0.0, 1.0):
+            msg = f"the tested set predicts {'case' if frac == 1.0 else 'control'} for every sample"
+            if msg not in reasons:
+                reasons.append(msg)
+        if np.isfinite(self.null_one_class) and n_sets and self.null_one_class >= 1.0:
+            msg = "every random set predicts one class for every sample"
+            if msg not in reasons:
+                reasons.append(msg)
+        acc = self.null["accuracy"].to_numpy(dtype=float) if "accuracy" in self.null else np.zeros(0)
+        constant = acc.size > 1 and np.isfinite(acc).all() and float(np.ptp(acc)) == 0.0
+        if n_sets > 1 and (constant or not (np.isfinite(self.sd) and self.sd > 0)):
+            msg = "the null accuracies do not vary (SD 0)"
+            if msg not in reasons:
+                reasons.append(msg)
+            self.z = float("nan")      # (observed - mean) / SD means nothing here
+        if reasons:
+            self.degenerate = True
+            self.degenerate_reason = "; ".join(reasons)
+
+    def summary(self, *, flags: bool = False) -> pd.DataFrame:
+        """One-row table: n_genes, observed accuracy, null mean, SD, z, p, n_sets; with
+        ``flags=True`` also ``degenerate`` and ``degenerate_reason``."""
+        row = {"n_genes": self.observed["n_genes"], "accuracy": self.observed["accuracy"],
+               "null_mean": self.mean, "null_sd": self.sd, "z": self.z,
+               "p_empirical": self.p_value, "n_random_sets": len(self.null)}
+        if flags:
+            row.update(degenerate=bool(self.degenerate), degenerate_reason=self.degenerate_reason)
+        return pd.DataFrame([row])
 
 
-def permutation_null(model, X, y, feature_gene, genes_kept, *, n_sets: int = 1000,
+def permutation_null(model, features, genes_kept, *, samples="test", n_sets: int = 1000,
                      random_state: int = 0, batch_size: int | None = None,
                      progress: Callable[[float, str], None] | None = None) -> NullResult:
     """Masked accuracy of ``genes_kept`` against ``n_sets`` random sets of the same size.
@@ -281,12 +334,11 @@ def permutation_null(model, X, y, feature_gene, genes_kept, *, n_sets: int = 100
     Parameters
     ----------
     model : DiseaseCapsuleClassifier
-    X : array-like (n, F)
-        Usually the test rows.
-    y : array-like (n,)
-    feature_gene : GeneIndex, FeatureSet or array-like (F,)
+    features : genoapp.features.FeatureSet or FeatureTable
+        With labels.
     genes_kept : array-like of gene keys or positions
         E.g. the core genes.
+    samples : {"test", "train", "all"} or array-like of int, default "test"
     n_sets : int, default 1000
         Random sets (paper: 1,000).
     random_state : int, default 0
@@ -299,12 +351,17 @@ def permutation_null(model, X, y, feature_gene, genes_kept, *, n_sets: int = 100
         Paper (ALS, 922 core genes): 0.760 vs null mean 0.702, SD 0.013.
     """
     t0 = time.perf_counter()
-    gi = as_gene_index(feature_gene)
+    X, y, gi = select_rows(features, samples)
     (kept,) = _as_sets([np.asarray(genes_kept)], gi)
     if kept.size == 0:
         raise InputDataError("genes_kept: empty gene set; select core genes first.")
     sets = [kept, *random_gene_sets(gi.n_genes, int(kept.size), int(n_sets), random_state=random_state)]
-    df = masked_metrics(model, X, y, gi, sets, batch_size=batch_size, progress=progress)
+    lab = _labels(y, np.asarray(X).shape[0])
+    pred = _masked_class_scores(model, X, gi, sets, batch_size=batch_size, progress=progress).argmax(axis=2)
+    df = _metrics_from_predictions(pred, lab)
+    df.insert(0, "n_genes", [len(s) for s in sets])
+    frac_case = pred.mean(axis=1) if pred.shape[1] else np.full(len(sets), np.nan)
+    one_class = (frac_case == 0.0) | (frac_case == 1.0)
     observed = df.iloc[0].to_dict()
     observed["n_genes"] = int(observed["n_genes"])
     null = df.iloc[1:].reset_index(drop=True)
@@ -313,17 +370,19 @@ def permutation_null(model, X, y, feature_gene, genes_kept, *, n_sets: int = 100
     sd = float(acc.std(ddof=1)) if acc.size > 1 else float("nan")
     z = (observed["accuracy"] - mean) / sd if sd and np.isfinite(sd) and sd > 0 else float("nan")
     p = (1 + int((acc >= observed["accuracy"]).sum())) / (1 + acc.size)
-    return NullResult(observed, null, mean, sd, float(z), float(p), time.perf_counter() - t0)
+    return NullResult(observed, null, mean, sd, float(z), float(p), time.perf_counter() - t0,
+                      observed_predicted_case=float(frac_case[0]),
+                      null_one_class=float(one_class[1:].mean()) if len(sets) > 1 else float("nan"))
 
 
-def accuracy_vs_n_genes(model, X, y, feature_gene, ranking, *, sizes, n_random: int = 20,
+def accuracy_vs_n_genes(model, features, ranking, *, sizes, samples="test", n_random: int = 20,
                         random_state: int = 0, batch_size: int | None = None,
                         progress: Callable[[float, str], None] | None = None) -> pd.DataFrame:
     """Masked accuracy as a function of the number of genes kept (Suppl. Fig. 1).
 
     Parameters
     ----------
-    model, X, y, feature_gene
+    model, features, samples
         As :func:`permutation_null`.
     ranking : array-like of gene keys or positions
         Genes best first (e.g. ``CoreGenes.table["gene"]``); the "top" curve keeps the first
@@ -340,7 +399,7 @@ def accuracy_vs_n_genes(model, X, y, feature_gene, ranking, *, sizes, n_random: 
         One row per set: ``kind`` ("random" or "top-ranked"), ``n_genes``, ``replicate``,
         ``accuracy``, ``precision``, ``recall``, ``f1``.
     """
-    gi = as_gene_index(feature_gene)
+    X, y, gi = select_rows(features, samples)
     rank_pos = np.asarray(ranking)
     rank_pos = rank_pos.astype(np.int64) if rank_pos.dtype.kind in "iu" else gi.positions(rank_pos)
     sizes = [int(s) for s in sizes]
@@ -359,6 +418,6 @@ def accuracy_vs_n_genes(model, X, y, feature_gene, ranking, *, sizes, n_random: 
                                                    random_state=random_state + i)):
                 sets.append(s)
                 rows.append(("random", size, r))
-    df = masked_metrics(model, X, y, gi, sets, batch_size=batch_size, progress=progress)
+    df = _masked_metrics(model, X, y, gi, sets, batch_size=batch_size, progress=progress)
     meta = pd.DataFrame(rows, columns=["kind", "n_genes", "replicate"])
     return pd.concat([meta, df.drop(columns="n_genes")], axis=1)

@@ -25,9 +25,8 @@ import numpy as np
 import pandas as pd
 
 from genoapp.errors import ConfigError, InputDataError
-from genoapp.interpret.forward import GeneIndex
-from genoapp.interpret.masking import _as_sets, _labels, masked_class_scores
-from genoapp.interpret.scan import _check_inputs, as_gene_index
+from genoapp.interpret.masking import _as_sets, _labels, _masked_class_scores
+from genoapp.interpret.scan import _check_inputs, select_rows
 
 __all__ = ["GAConfig", "GAResult", "search_nonadditive_genes", "masked_linear_predictions",
            "RetrainResult", "retrain_on_genes"]
@@ -200,27 +199,26 @@ def masked_linear_predictions(estimator, X, feature_masks) -> np.ndarray:
     return out
 
 
-def search_nonadditive_genes(model, X, y, feature_gene, ranking, *, baseline, sample_weight=None,
-                             config: GAConfig | None = None, callbacks=(), on_generation=None,
-                             batch_size: int | None = None) -> GAResult:
+def search_nonadditive_genes(model, features, ranking, *, baseline, samples="train",
+                             sample_weight=None, config: GAConfig | None = None, callbacks=(),
+                             on_generation=None, batch_size: int | None = None) -> GAResult:
     """Genetic algorithm over masks of the top-ranked genes (DESIGN §4.4 "non-additive genes").
 
     Parameters
     ----------
     model : DiseaseCapsuleClassifier
         The trained capsule network.
-    X : array-like (n, F)
-        Training features (the rows the models were fitted on; pass each distinct row once
-        with its multiplicity in ``sample_weight`` when the training rows were upsampled).
-    y : array-like (n,)
-        Training labels 0/1.
-    feature_gene : GeneIndex, FeatureSet or array-like (F,)
+    features : genoapp.features.FeatureSet or FeatureTable
+        The inputs the model was trained on, with labels.
     ranking : array-like of gene keys or positions
         Genes best first (e.g. ``CoreGenes.table["gene"]``); the first ``config.pool_size``
         form the pool.
     baseline : fitted classifier
-        Logistic regression fitted once on all features of the training rows (e.g.
-        ``TrainResult.baseline``).
+        Logistic regression fitted once on all features of the training rows (e.g. the
+        comparison's logistic regression).
+    samples : {"train", "test", "all"} or array-like of int, default "train"
+        The rows the models were fitted on (pass each distinct row once with its multiplicity
+        in ``sample_weight`` when the training rows were upsampled).
     sample_weight : array-like (n,), optional
         Row weights of the training accuracies (default 1).
     config : GAConfig, optional
@@ -249,7 +247,7 @@ def search_nonadditive_genes(model, X, y, feature_gene, ranking, *, baseline, sa
 
     t0 = time.perf_counter()
     cfg = config or GAConfig.paper()
-    gi: GeneIndex = as_gene_index(feature_gene)
+    X, y, gi = select_rows(features, samples)
     Xa = _check_inputs(model, X, gi)
     lab = _labels(y, Xa.shape[0])
     w = np.ones(Xa.shape[0]) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
@@ -274,7 +272,7 @@ def search_nonadditive_genes(model, X, y, feature_gene, ranking, *, baseline, sa
         if todo_unique:
             sub = masks[todo_unique]
             sets = [pool[m] for m in sub]
-            lens = masked_class_scores(model, Xa, gi, sets, batch_size=batch_size)
+            lens = _masked_class_scores(model, Xa, gi, sets, batch_size=batch_size)
             cap_acc = ((lens.argmax(axis=2) == lab[None, :]) * w).sum(axis=1) / wsum
             fmask = np.zeros((len(sub), gi.n_features), dtype=bool)
             for r, m in enumerate(sub):
@@ -384,22 +382,18 @@ class RetrainResult:
     columns: np.ndarray
 
 
-def retrain_on_genes(X, y, feature_gene, genes, *, train_idx, test_idx, capsule_params=None,
-                     baseline_C: float = 0.01, random_state: int = 0, callbacks=()) -> RetrainResult:
+def retrain_on_genes(features, genes, *, capsule_params=None, baseline_C: float = 0.01,
+                     random_state: int = 0, callbacks=()) -> RetrainResult:
     """Retrain DiseaseCapsule and logistic regression on the features of ``genes`` alone.
 
     Parameters
     ----------
-    X : array-like (n, F)
-        All samples' features.
-    y : array-like (n,)
-        Labels 0/1 of all samples.
-    feature_gene : GeneIndex, FeatureSet or array-like (F,)
+    features : genoapp.features.FeatureSet or FeatureTable
+        All samples' features with their labels and split (the split the first models used).
+        Training rows are upsampled to 1:1 (seeded by ``random_state``), as the comparison
+        protocol does; the test rows score both models.
     genes : array-like of gene keys or positions
         E.g. ``GAResult.selected_genes``.
-    train_idx, test_idx : array-like of int
-        Rows (the split the first models used). Training rows are upsampled to 1:1 (seeded by
-        ``random_state``), as :func:`genoapp.pipeline.train_case_control` does.
     capsule_params : dict, optional
         Keyword arguments of :class:`~genoapp.models.DiseaseCapsuleClassifier` (e.g. the
         first model's ``epochs``).
@@ -417,16 +411,15 @@ def retrain_on_genes(X, y, feature_gene, genes, *, train_idx, test_idx, capsule_
     from genoapp.models import DiseaseCapsuleClassifier, make_logistic_regression
     from genoapp.train import upsample_minority
 
-    gi = as_gene_index(feature_gene)
-    Xa = np.asarray(X)
+    Xa, y, gi = select_rows(features, "all")
     lab = _labels(y, Xa.shape[0])
     (pos,) = _as_sets([np.asarray(genes)], gi)
     if pos.size == 0:
         raise InputDataError("genes: empty gene set; run the search first.")
     cols = gi.columns(pos)
     Xs = np.ascontiguousarray(Xa[:, cols], dtype=np.float32)
-    tr = np.asarray(train_idx)
-    te = np.asarray(test_idx)
+    tr = features.rows("train")
+    te = features.rows("test")
     fit_idx = upsample_minority(tr, lab, random_state=random_state)
     params = {"random_state": random_state, **(capsule_params or {})}
     capsule = DiseaseCapsuleClassifier(**params).fit(Xs[fit_idx], lab[fit_idx], callbacks=callbacks)

@@ -43,9 +43,63 @@ from genoapp.interpret.forward import (
     net_of,
 )
 
-__all__ = ["GeneScanResult", "gene_scan", "as_gene_index"]
+__all__ = ["GeneScanResult", "gene_scan", "as_gene_index", "SCAN_RESOLUTION", "tie_tolerance", "tie_groups"]
 
 _HASH_SEED = 20230509
+
+#: Relative resolution of the gene-scan arithmetic: scores closer than this times the largest
+#: absolute score are ties. float64 keeps about 16 digits (eps 2.2e-16): 1e-12 leaves room for
+#: the rounding accumulated over thousands of routed inputs; float32 keeps about 7 (eps 1.2e-7).
+SCAN_RESOLUTION = {"float64": 1e-12, "float32": 1e-6}
+
+
+def tie_tolerance(scores, dtype: str = "float64") -> float:
+    """Absolute tolerance below which two scores of a scan are ties.
+
+    ``SCAN_RESOLUTION[dtype] * max(|scores|)``: relative 1e-12 for float64 scans, 1e-6 for
+    float32 (the arithmetic of :func:`~genoapp.interpret.gene_scan`, ``GeneScanResult.dtype``).
+    """
+    if dtype not in SCAN_RESOLUTION:
+        raise ConfigError(f"dtype: must be one of {sorted(SCAN_RESOLUTION)}, got {dtype!r}.")
+    s = np.asarray(scores, dtype=np.float64)
+    top = float(np.nanmax(np.abs(s))) if s.size else 0.0
+    return SCAN_RESOLUTION[dtype] * top
+
+
+def tie_groups(scores, tol: float) -> tuple[np.ndarray, np.ndarray]:
+    """Ranks with ties and tie groups of scores (higher is better).
+
+    Sorted in decreasing order, a score joins the group of the previous one when it is less
+    than ``tol`` below it (single linkage: a long run of near-equal scores forms one group even
+    when its ends differ by more than ``tol``).
+
+    Parameters
+    ----------
+    scores : array-like (G,)
+    tol : float
+        Absolute tolerance (:func:`tie_tolerance`); 0 ties exactly equal scores only.
+
+    Returns
+    -------
+    rank : ndarray (G,) int64
+        1 + the number of genes in better groups (method "min": a group shares its best rank).
+    group : ndarray (G,) int64
+        1-based tie group, in decreasing order of score.
+    """
+    s = np.asarray(scores, dtype=np.float64)
+    order = np.argsort(-s, kind="stable")
+    ss = s[order]
+    new = np.ones(s.size, dtype=bool)
+    if s.size > 1:
+        new[1:] = (ss[:-1] - ss[1:]) >= tol if tol > 0 else ss[:-1] != ss[1:]
+    grp_sorted = np.cumsum(new)
+    first = np.flatnonzero(new)                         # position of each group's first gene
+    rank_sorted = first[grp_sorted - 1] + 1
+    rank = np.empty(s.size, dtype=np.int64)
+    group = np.empty(s.size, dtype=np.int64)
+    rank[order] = rank_sorted
+    group[order] = grp_sorted
+    return rank, group
 
 
 @dataclasses.dataclass
@@ -95,6 +149,28 @@ class GeneScanResult:
             raise ConfigError(f"k: primary type must be in 0..{self.case.shape[1] - 1}, got {k}.")
         return self.case[:, k]
 
+    @property
+    def tolerance(self) -> float:
+        """Score difference below which two genes tie: the arithmetic's resolution (relative
+        1e-12 for float64 scans, 1e-6 for float32) times the largest absolute score of type
+        :attr:`k_star` (:func:`tie_tolerance`)."""
+        return tie_tolerance(self.scores(), "float64" if self.dtype == "float64" else "float32")
+
+    def ranked(self, k: int | None = None) -> pd.DataFrame:
+        """Genes best first, differences below the arithmetic's resolution ranked as ties.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``rank`` (genes of a tie group share its best rank), ``gene``, ``score``
+            (:meth:`scores` of type k), ``tie_group`` (1-based, best first), ``n_tied``.
+        """
+        s = np.asarray(self.scores(k), dtype=np.float64)
+        rank, group = tie_groups(s, tie_tolerance(s, "float64" if self.dtype == "float64" else "float32"))
+        df = pd.DataFrame({"rank": rank, "gene": self.genes, "score": s, "tie_group": group,
+                           "n_tied": np.bincount(group)[group]})
+        return df.iloc[np.lexsort((np.arange(s.size), -s))].reset_index(drop=True)
+
     def table(self) -> pd.DataFrame:
         """One row per gene: ``gene``, ``case_type1..K`` (and ``control_type1..K``), 1-based
         type numbers as in the paper and the authors' ``als_pc*`` / ``healthy_pc*`` columns."""
@@ -106,6 +182,70 @@ class GeneScanResult:
         for k in range(K):
             cols[f"case_type{k + 1}"] = self.case[:, k]
         return pd.DataFrame(cols)
+
+
+@dataclasses.dataclass
+class FeatureTable:
+    """Model inputs for interpretation when there is no :class:`genoapp.features.FeatureSet`.
+
+    Attributes
+    ----------
+    X : array-like (n, F)
+        Features of every sample.
+    feature_gene : array-like (F,)
+        Gene key of every feature column.
+    y : array-like (n,), optional
+        0/1 labels of the samples.
+    split : object with ``train_idx`` and ``test_idx``, optional
+        So that ``samples="train"`` / ``"test"`` work.
+    """
+
+    X: object
+    feature_gene: object
+    y: object = None
+    split: object = None
+
+    def rows(self, samples="all") -> np.ndarray:
+        """Row indices of ``"all"``, ``"train"``, ``"test"`` or an index array."""
+        if isinstance(samples, str):
+            if samples == "all":
+                return np.arange(np.asarray(self.X).shape[0])
+            if samples in ("train", "test") and self.split is not None:
+                return np.asarray(self.split.train_idx if samples == "train" else self.split.test_idx)
+            raise ConfigError(f"samples={samples!r}: give 'all', row indices, or a split.")
+        return np.asarray(samples, dtype=np.int64)
+
+
+def select_rows(features, samples) -> tuple[np.ndarray, np.ndarray | None, GeneIndex]:
+    """Features ``X`` and labels ``y`` of a sample set, and the gene index.
+
+    Parameters
+    ----------
+    features : genoapp.features.FeatureSet or FeatureTable
+        Anything with ``X``, ``feature_gene``, ``y`` (labels or None) and ``rows(samples)``.
+    samples : {"train", "test", "all"} or array-like of int
+        Which rows (the split the features carry for "train"/"test").
+
+    Returns
+    -------
+    (numpy.ndarray (m, F), numpy.ndarray (m,) or None, GeneIndex)
+
+    Raises
+    ------
+    ConfigError
+        Not a feature set, or a sample name the features cannot resolve.
+    """
+    if not hasattr(features, "X") or not hasattr(features, "feature_gene"):
+        raise ConfigError("features: pass the FeatureSet the model was trained on (or a "
+                          "genoapp.interpret.FeatureTable(X, feature_gene, y)).")
+    y = getattr(features, "y", None)
+    if isinstance(samples, str) and samples == "all":  # a view: no copy of a large matrix
+        return np.asarray(features.X), None if y is None else np.asarray(y), \
+            as_gene_index(features.feature_gene)
+    rows = features.rows(samples)
+    X = np.asarray(features.X)[rows]
+    y = None if y is None else np.asarray(y)[rows]
+    return X, y, as_gene_index(features.feature_gene)
 
 
 def as_gene_index(feature_gene) -> GeneIndex:
@@ -201,7 +341,7 @@ def _distinct_rows(Xg: torch.Tensor, dedup: bool) -> tuple[torch.Tensor, torch.T
     return torch.cat(g_out), torch.cat(r_out), torch.cat(c_out)
 
 
-def gene_scan(model, X, feature_gene, *, y=None, k_star: int | None = None,
+def gene_scan(model, features, *, samples="train", k_star: int | None = None,
               both_classes: bool = False, genes=None, method: str = "fast", dedup: bool = True,
               dtype: str = "float64", batch_size: int | None = None,
               progress: Callable[[float, str], None] | None = None) -> GeneScanResult:
@@ -211,18 +351,15 @@ def gene_scan(model, X, feature_gene, *, y=None, k_star: int | None = None,
     ----------
     model : DiseaseCapsuleClassifier
         Fitted; runs on its device (``model.device_``), eval mode.
-    X : array-like (n, F)
-        Features of the samples to scan, e.g. ``features.X[split.train_idx]`` (the paper used
-        training samples; test samples are an option).
-    feature_gene : GeneIndex, FeatureSet or array-like (F,)
-        Gene key of every feature column (``FeatureSet.feature_gene``).
-    y : array-like (n,), optional
-        True labels (0 control, 1 case). Given, the case row is averaged over cases and the
-        control row over controls (as the paper's heatmaps); None averages over all rows.
+    features : genoapp.features.FeatureSet or FeatureTable
+        The inputs the model was trained on, with their gene index and split.
+    samples : {"train", "test", "all"} or array-like of int, default "train"
+        Samples to scan (the paper used training samples; test samples are an option). With
+        labels, the case row is averaged over cases and the control row over controls (as the
+        paper's heatmaps); without, over all rows.
     k_star : int, optional
         0-based primary type for the ranking; default: the type with the strongest mean case
-        coupling of the full inputs ``X`` (:func:`strongest_case_type`; needs ``y``, else all
-        rows are averaged).
+        coupling of the full inputs (:func:`strongest_case_type`).
     both_classes : bool, default False
         Also compute the control row (doubles the work).
     genes : sequence of gene keys, optional
@@ -268,13 +405,13 @@ def gene_scan(model, X, feature_gene, *, y=None, k_star: int | None = None,
     if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer)
                                    or batch_size < 1):
         raise ConfigError(f"batch_size: must be a positive integer, got {batch_size!r}.")
-    gi = as_gene_index(feature_gene)
+    X, y, gi = select_rows(features, samples)
     Xa = _check_inputs(model, X, gi)
     net = net_of(model)
     device = next(net.parameters()).device
     n = Xa.shape[0]
     if n == 0:
-        raise InputDataError("X: no samples to scan.")
+        raise InputDataError("samples: no samples to scan.")
     classes = (0, 1) if both_classes else (1,)
     rows = _rows_per_class(y, n, classes)
     pos = np.arange(gi.n_genes) if genes is None else gi.positions(genes)

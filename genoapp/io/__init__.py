@@ -3,8 +3,19 @@
 Conventions: genotypes are dosages of the counted allele **A1** (column 5 of the .bim, as
 PLINK), float32 with ``NaN`` = missing (int8 with ``-127`` on the light path). Sample tables
 carry ``FID`` and ``IID`` as strings; samples are matched on the (FID, IID) pair.
+
+Paths typed by a user of the app are confined to the data roots (:mod:`genoapp.io.roots`)
+before any reader sees them; error messages quote file content only as short, sanitised
+excerpts (:mod:`genoapp.io.sanitize`). Sanity checks of a variants table (impossible
+positions, duplicate IDs) are in :mod:`genoapp.io.checks`.
 """
 
+from genoapp.io.checks import (
+    check_positions,
+    deduplicate_variant_ids,
+    duplicate_variant_ids,
+    duplicate_variant_ids_message,
+)
 from genoapp.io.genes import chrom_order, read_gene_table
 from genoapp.io.plink import (
     PlinkGenotypes,
@@ -14,10 +25,20 @@ from genoapp.io.plink import (
     read_fam,
     write_plink,
 )
+from genoapp.io.roots import (
+    data_roots,
+    describe_roots,
+    from_root_relative,
+    relative_to_root,
+    resolve_data_path,
+    resolve_grm_prefix,
+    resolve_plink_prefix,
+)
 from genoapp.io.tables import (
     MISSING_VALUES,
     BinaryCoding,
     IdReport,
+    all_missing_messages,
     coerce_binary,
     is_binary_trait,
     normalize_sample_table,
@@ -32,8 +53,16 @@ __all__ = [
     "BinaryCoding",
     "IdReport",
     "PlinkGenotypes",
+    "all_missing_messages",
+    "check_positions",
     "chrom_order",
     "coerce_binary",
+    "data_roots",
+    "deduplicate_variant_ids",
+    "describe_roots",
+    "duplicate_variant_ids",
+    "duplicate_variant_ids_message",
+    "from_root_relative",
     "is_binary_trait",
     "normalize_sample_table",
     "open_plink",
@@ -45,5 +74,9 @@ __all__ = [
     "read_phenotypes",
     "read_sample_table",
     "reconcile_ids",
+    "relative_to_root",
+    "resolve_data_path",
+    "resolve_grm_prefix",
+    "resolve_plink_prefix",
     "write_plink",
 ]

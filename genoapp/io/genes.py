@@ -46,6 +46,7 @@ import numpy as np
 import pandas as pd
 
 from genoapp.errors import ConfigError, InputDataError
+from genoapp.io.sanitize import clean_text, excerpt, parser_error_detail
 
 __all__ = [
     "CHROM_LENGTHS",
@@ -162,8 +163,9 @@ def _as_int(values: pd.Series, path: Path, column: str, lines: np.ndarray) -> np
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise InputDataError(
-            f"gene table {path}: column '{column}' must be an integer base-pair position; line "
-            f"{int(lines[i])} has {values.iloc[i]!r} ({int(bad.sum())} bad lines)."
+            f"gene table {path}: column '{clean_text(column)}' must be an integer base-pair "
+            f"position; line {int(lines[i])} has '{clean_text(values.iloc[i])}' "
+            f"({int(bad.sum())} bad lines)."
         )
     return num.astype("int64")
 
@@ -191,13 +193,20 @@ def _looks_like_header(line: str) -> bool:
 
 def _first_data_line(path: Path) -> str:
     """First line that is not blank, a track/browser line or a comment (a '#' header counts)."""
-    with _open_text(path) as fh:
-        for line in fh:
-            if _is_skip_line(line):
-                continue
-            if line.startswith("#") and not _looks_like_header(line):
-                continue
-            return line.rstrip("\r\n")
+    try:
+        with _open_text(path) as fh:
+            for line in fh:
+                if _is_skip_line(line):
+                    continue
+                if line.startswith("#") and not _looks_like_header(line):
+                    continue
+                return line.rstrip("\r\n")
+    except (OSError, EOFError):  # a '.gz' name on a file that is not gzip, or a truncated one
+        kind = "gzip-compressed text" if path.name.lower().endswith(".gz") else "text"
+        raise InputDataError(
+            f"gene table {path}: cannot be read as {kind}. Give a plain or gzip-compressed text "
+            "table."
+        ) from None
     return ""
 
 
@@ -234,7 +243,8 @@ def detect_gene_table_format(path: str | os.PathLike) -> str:
     Raises
     ------
     InputDataError
-        File missing or empty, or no format matches (the message quotes the first line).
+        File missing or empty, or no format matches (the message shows a short, sanitised
+        excerpt of the first line).
     """
     path = Path(os.fspath(path)).expanduser()
     if not path.is_file():
@@ -261,8 +271,8 @@ def detect_gene_table_format(path: str | os.PathLike) -> str:
     if n >= 3 and ints[1] and ints[2]:
         return "glist" if n == 4 else "bed"
     raise InputDataError(
-        f"gene table {path}: could not recognise the columns (first line: "
-        f"{first.strip()[:200]!r}). Expected a header naming gene (or symbol), chrom (or "
+        f"gene table {path}: could not recognise the columns (first line: {len(fields)} "
+        f"fields: {excerpt(fields)}). Expected a header naming gene (or symbol), chrom (or "
         "chr/chromosome), start and end; a header-less 4-column PLINK gene list "
         "'chrom start end name' (e.g. glist-hg19); a MAGMA gene.loc 'id chrom start stop strand "
         "symbol'; a BED file 'chrom start end name ...'; or a GTF with gene records."
@@ -314,8 +324,13 @@ def _read_gtf(path: Path) -> tuple[pd.DataFrame, np.ndarray]:
             chunks.append(chunk[keep])
             lines.append(np.flatnonzero(keep) + offset + 1)
             offset += len(chunk)
+    except UnicodeDecodeError:
+        raise InputDataError(f"gene table {path}: not a UTF-8 text GTF.") from None
     except pd.errors.ParserError as exc:
-        raise InputDataError(f"gene table {path}: not a valid GTF ({exc}).") from None
+        raise InputDataError(
+            f"gene table {path}: not a valid GTF ({parser_error_detail(exc)}); expected 9 "
+            "tab-separated columns per line."
+        ) from None
     if not chunks or sum(len(c) for c in chunks) == 0:
         raise InputDataError(
             f"gene table {path}: GTF without 'gene' records (column 3). Use a GTF with gene "
@@ -355,7 +370,8 @@ def read_gene_table(path: str | os.PathLike, *, format: str = "auto") -> pd.Data
     Raises
     ------
     InputDataError
-        File missing or empty, columns not recognised (the message lists the first line),
+        File missing or empty, columns not recognised (the message shows a short excerpt of
+        the first line),
         non-integer coordinates, start > end, empty gene names or chromosomes, a GTF without
         gene records.
     ConfigError
@@ -402,7 +418,7 @@ def read_gene_table(path: str | os.PathLike, *, format: str = "auto") -> pd.Data
             idx = [_find(header, names) for names in (_GENE, _CHROM, _START, _END)]
             if None in idx:
                 raise InputDataError(
-                    f"gene table {path}: the header {first.strip()[:200]!r} does not name gene, "
+                    f"gene table {path}: the header ({excerpt(fields)}) does not name gene, "
                     "chrom, start and end columns."
                 )
             names = [f.strip() for f in fields]
@@ -465,7 +481,8 @@ def read_gene_table(path: str | os.PathLike, *, format: str = "auto") -> pd.Data
         i = int(np.flatnonzero(bad)[0])
         raise InputDataError(
             f"gene table {path}: start > end on {int(bad.sum())} lines (first: line "
-            f"{int(lines[i])}, gene {gene.iloc[i]!r}, start {start[i]}, end {end[i]}). "
+            f"{int(lines[i])}, gene '{clean_text(gene.iloc[i])}', start {start[i]}, end "
+            f"{end[i]}). "
             "Swap or fix these coordinates."
         )
     out = pd.DataFrame(

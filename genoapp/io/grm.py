@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import uuid
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from genoapp.errors import InputDataError
+from genoapp.fileio import atomic_path
+from genoapp.io.sanitize import clean_text
 
 __all__ = ["GRM", "grm_paths", "read_grm", "write_grm"]
 
@@ -94,6 +95,15 @@ def read_grm(path: str | os.PathLike) -> GRM:
                           keep_default_na=False)
     except pd.errors.EmptyDataError:
         raise InputDataError(f"GRM id file {id_path} is empty; expected FID IID per line.") from None
+    except UnicodeDecodeError:
+        raise InputDataError(
+            f"GRM id file {id_path} is not a UTF-8 text file; expected FID IID per line."
+        ) from None
+    except pd.errors.ParserError:
+        raise InputDataError(
+            f"GRM id file {id_path}: lines have different numbers of fields; expected FID IID "
+            "per line."
+        ) from None
     if ids.shape[1] < 2:
         raise InputDataError(
             f"GRM id file {id_path}: {ids.shape[1]} column(s) per line; expected 2 (FID IID)."
@@ -104,8 +114,8 @@ def read_grm(path: str | os.PathLike) -> GRM:
     if dup.any():
         raise InputDataError(
             f"GRM id file {id_path}: {int(dup.sum())} lines repeat an (FID, IID) pair, e.g. "
-            f"{ids.loc[dup, 'FID'].iloc[0]} {ids.loc[dup, 'IID'].iloc[0]}. Each individual must "
-            "appear once."
+            f"{clean_text(ids.loc[dup, 'FID'].iloc[0])} {clean_text(ids.loc[dup, 'IID'].iloc[0])}. "
+            "Each individual must appear once."
         )
     n = len(ids)
     n_values = n * (n + 1) // 2
@@ -155,6 +165,8 @@ def write_grm(path: str | os.PathLike, matrix, ids: pd.DataFrame) -> Path:
     ------
     InputDataError
         Not square, shape differs from the ids, not symmetric, or not finite.
+    StorageError
+        The folder cannot be written (disk full, read-only); nothing is left behind.
     """
     prefix, bin_path, id_path = grm_paths(path)
     a = np.asarray(matrix, dtype=np.float64)
@@ -169,11 +181,8 @@ def write_grm(path: str | os.PathLike, matrix, ids: pd.DataFrame) -> Path:
         raise InputDataError("write_grm: the matrix is not symmetric.")
     iid = ids["IID"].astype(str).to_numpy()
     fid = ids["FID"].astype(str).to_numpy() if "FID" in ids.columns else iid
-    prefix.parent.mkdir(parents=True, exist_ok=True)
-    tag = uuid.uuid4().hex[:8]
-    tmp_bin = bin_path.with_name(f".{bin_path.name}.{tag}.tmp")
-    tmp_id = id_path.with_name(f".{id_path.name}.{tag}.tmp")
-    try:
+    with atomic_path(bin_path, what="the GRM .grm.bin file") as tmp_bin, \
+            atomic_path(id_path, what="the GRM .grm.id file") as tmp_id:
         rows = np.tril_indices(a.shape[0]) if a.shape[0] <= 4096 else None
         with open(tmp_bin, "wb") as fh:
             if rows is not None:
@@ -183,10 +192,4 @@ def write_grm(path: str | os.PathLike, matrix, ids: pd.DataFrame) -> Path:
                     a[i, :i + 1].astype("<f4").tofile(fh)
         with open(tmp_id, "w", encoding="utf-8") as fh:
             fh.writelines(f"{f}\t{i}\n" for f, i in zip(fid, iid, strict=True))
-        os.replace(tmp_bin, bin_path)
-        os.replace(tmp_id, id_path)
-    finally:
-        for tmp in (tmp_bin, tmp_id):
-            if tmp.exists():
-                tmp.unlink()
     return prefix

@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from genoapp.errors import ConfigError, InputDataError
+from genoapp.io.sanitize import MAX_ITEMS, excerpt, parser_error_detail
 
 __all__ = ["UNKNOWN_CODES", "Pedigree", "make_pedigree", "pedigree_from_fam", "read_pedigree"]
 
@@ -47,10 +48,9 @@ _MALE = ("1", "m", "male")
 _FEMALE = ("2", "f", "female")
 
 
-def _shown(ids, limit: int = 10) -> str:
-    ids = list(ids)
-    text = ", ".join(map(str, ids[:limit]))
-    return text + (f" ... ({len(ids)} in all)" if len(ids) > limit else "")
+def _shown(ids, limit: int = MAX_ITEMS) -> str:
+    """A few ids for a message (sanitised and bounded, see :mod:`genoapp.io.sanitize`)."""
+    return excerpt(ids, max_items=limit)
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
@@ -207,9 +207,14 @@ def _read_file(path: Path) -> pd.DataFrame:
         raw = pd.read_csv(path, sep=sep, header=None, dtype=str, keep_default_na=False,
                           engine="python" if sep == r"\s+" else "c", comment=None,
                           skip_blank_lines=True)
+    except UnicodeDecodeError:
+        raise InputDataError(
+            f"Pedigree file {path} is not a UTF-8 text file; expected a table of id, sire, dam."
+        ) from None
     except pd.errors.ParserError as exc:
         raise InputDataError(
-            f"Pedigree file {path}: rows have different numbers of columns ({exc}). Expected "
+            f"Pedigree file {path}: rows have different numbers of columns "
+            f"({parser_error_detail(exc)}). Expected "
             "id, sire, dam (and optionally sex) on every row."
         ) from None
     return raw
@@ -229,7 +234,8 @@ def _as_frame(raw: pd.DataFrame, where: str) -> pd.DataFrame:
         i_d = _find_column(header, _DAM_NAMES)
         if i_s is None or i_d is None:
             raise InputDataError(
-                f"{where}: the header {header} names an id column but no sire/father and "
+                f"{where}: the header ({excerpt(header)}) names an id column but no "
+                "sire/father and "
                 "dam/mother columns. Name them 'sire' and 'dam' (or drop the header and put "
                 "id, sire, dam in the first three columns)."
             )
@@ -282,7 +288,8 @@ def _kahn_order(n: int, sire: np.ndarray, dam: np.ndarray, ids: np.ndarray) -> n
             node = int(s) if s >= 0 and remaining[s] > 0 else int(d)
         cycle = [str(ids[k]) for k in path[seen[node]:]] + [str(ids[node])]
         raise InputDataError(
-            f"Pedigree loop: {' -> '.join(cycle)} (each is recorded as a parent of the next, "
+            f"Pedigree loop: {excerpt(cycle, max_items=8, sep=' -> ')} (each is recorded as a "
+            "parent of the next, "
             f"so an individual is its own ancestor). {stuck.size} individuals are in or "
             f"descend from loops ({_shown(ids[stuck])}). Correct the parent ids of these rows."
         )
@@ -338,7 +345,7 @@ def make_pedigree(
     for col in ("id", "sire", "dam"):
         if col not in table.columns:
             raise InputDataError(
-                f"{source}: no '{col}' column (columns: {', '.join(map(str, table.columns))}); "
+                f"{source}: no '{col}' column (columns: {excerpt(table.columns)}); "
                 "a pedigree needs id, sire, dam."
             )
     if len(table) == 0:

@@ -14,8 +14,8 @@ Format reference: https://www.cog-genomics.org/plink/1.9/formats (``.bed``: 3 ma
 
 from __future__ import annotations
 
+import contextlib
 import os
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,6 +23,8 @@ import numpy as np
 import pandas as pd
 
 from genoapp.errors import ConfigError, InputDataError
+from genoapp.fileio import atomic_path
+from genoapp.io.sanitize import clean_text, excerpt, parser_error_detail
 
 __all__ = ["PlinkGenotypes", "open_plink", "plink_paths", "read_bim", "read_fam", "write_plink"]
 
@@ -65,9 +67,16 @@ def _read_columns(path: Path, expected: Sequence[str], what: str) -> pd.DataFram
             f"{'sample' if what == '.fam' else 'variant'} with {n_expected} whitespace-separated "
             f"columns ({layout}). Check that the file was copied completely."
         ) from None
+    except UnicodeDecodeError:
+        raise InputDataError(
+            f"{what} file {path} is not a text file (not UTF-8). Expected {n_expected} "
+            f"whitespace-separated columns per line ({layout}); regenerate it with plink "
+            "--make-bed."
+        ) from None
     except pd.errors.ParserError as exc:
         raise InputDataError(
-            f"{what} file {path} has lines with different numbers of columns ({exc}). Expected "
+            f"{what} file {path} has lines with different numbers of columns "
+            f"({parser_error_detail(exc)}). Expected "
             f"{n_expected} whitespace-separated columns on every line ({layout}), no header and "
             "no spaces inside IDs. Fix or regenerate the file (e.g. plink --bfile ... --make-bed)."
         ) from None
@@ -99,8 +108,8 @@ def _to_number(values: pd.Series, path: Path, column: str, *, integer: bool) -> 
         kind = "an integer" if integer else "a number"
         raise InputDataError(
             f"{path}: column '{column}' must be {kind} on every line; line {i + 1} has "
-            f"'{values.iloc[i]}' ({int(bad.sum())} bad lines). Fix the file or regenerate it "
-            "with plink --make-bed."
+            f"'{clean_text(values.iloc[i])}' ({int(bad.sum())} bad lines). Fix the file or "
+            "regenerate it with plink --make-bed."
         )
     return arr.astype("int64") if integer else arr
 
@@ -240,7 +249,7 @@ class PlinkGenotypes:
             beds = sorted(q.name for q in prefix.glob("*.bed"))
             raise InputDataError(
                 f"{prefix} is a folder; give the fileset prefix or the .bed file inside it "
-                f"(found: {', '.join(beds[:5]) or 'no .bed files'})."
+                f"(found: {excerpt(beds, max_chars=60) or 'no .bed files'})."
             )
         missing = [str(p) for p in (bed, bim, fam) if not p.is_file()]
         if missing:
@@ -426,7 +435,7 @@ def _column(df: pd.DataFrame, name: str, default, n: int, what: str) -> np.ndarr
     if default is None:
         raise InputDataError(
             f"write_plink: the {what} table has no '{name}' column (columns: "
-            f"{', '.join(map(str, df.columns))})."
+            f"{excerpt(df.columns)})."
         )
     return np.full(n, default)
 
@@ -437,7 +446,7 @@ def _id_strings(values, name: str) -> list[str]:
     if bad:
         raise InputDataError(
             f"write_plink: column '{name}' has empty values or values with spaces (e.g. "
-            f"{bad[0]!r}); PLINK files are whitespace-separated. Rename these first."
+            f"{clean_text(bad[0])!r}); PLINK files are whitespace-separated. Rename these first."
         )
     return out
 
@@ -445,13 +454,14 @@ def _id_strings(values, name: str) -> list[str]:
 def write_plink(
     prefix: str | os.PathLike,
     dosage: np.ndarray,
+    *,
     samples: pd.DataFrame,
     variants: pd.DataFrame,
 ) -> Path:
     """Write a PLINK 1 binary fileset (SNP-major) atomically.
 
     The three files are written under temporary names in the destination folder with
-    ``bed_reader.to_bed(..., count_A1=True)`` and then renamed (``os.replace``) to
+    ``bed_reader.to_bed(..., count_A1=True)`` and then renamed (:func:`genoapp.fileio.atomic_path`) to
     ``prefix.bed/.bim/.fam``, so a reader never sees a half-written file.
 
     Parameters
@@ -477,6 +487,8 @@ def write_plink(
     ------
     InputDataError
         Shapes disagree, values other than 0/1/2/missing, missing columns, IDs with spaces.
+    StorageError
+        The folder cannot be written (disk full, read-only); nothing is left behind.
     """
     prefix, bed, bim, fam = plink_paths(prefix)
     x = np.asarray(dosage)
@@ -522,12 +534,13 @@ def write_plink(
         "allele_1": _id_strings(_column(variants, "A1", None, m, "variants"), "A1"),
         "allele_2": _id_strings(_column(variants, "A2", None, m, "variants"), "A2"),
     }
-    prefix.parent.mkdir(parents=True, exist_ok=True)
-    tag = f".tmp-{uuid.uuid4().hex[:8]}"
-    tmp = {s: prefix.with_name(f"{prefix.name}{tag}{s}") for s in _SUFFIXES}
-    try:
-        from bed_reader import to_bed
+    from bed_reader import to_bed
 
+    with contextlib.ExitStack() as stack:  # three temporary files, renamed when all are written
+        tmp = {
+            s: stack.enter_context(atomic_path(final, what=f"the PLINK {s} file"))
+            for s, final in zip(_SUFFIXES, (bed, bim, fam), strict=True)
+        }
         to_bed(
             tmp[".bed"],
             x,
@@ -536,10 +549,4 @@ def write_plink(
             fam_filepath=tmp[".fam"],
             bim_filepath=tmp[".bim"],
         )
-        for suffix, final in zip(_SUFFIXES, (bed, bim, fam), strict=True):
-            os.replace(tmp[suffix], final)
-    finally:
-        for p in tmp.values():
-            if p.exists():
-                p.unlink()
     return prefix

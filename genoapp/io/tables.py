@@ -16,11 +16,13 @@ import numpy as np
 import pandas as pd
 
 from genoapp.errors import ConfigError, InputDataError
+from genoapp.io.sanitize import clean_text, excerpt, parser_error_detail
 
 __all__ = [
     "MISSING_VALUES",
     "BinaryCoding",
     "IdReport",
+    "all_missing_messages",
     "coerce_binary",
     "is_binary_trait",
     "normalize_sample_table",
@@ -52,6 +54,24 @@ def _first_line(path: Path) -> str:
             if line.strip():
                 return line
     return ""
+
+
+def _is_number(token: str) -> bool:
+    t = token.strip()
+    if t.lower() in ("nan", "inf", "-inf", "+inf", "infinity", "-infinity"):
+        return False
+    try:
+        float(t)
+    except ValueError:
+        return False
+    return True
+
+
+def _looks_like_data(header: list[str]) -> bool:
+    """True when a would-be header row looks like a data row: a number (or a missing-value
+    token such as NA / -9) among its fields, e.g. numeric FID/IID. Real column names are not
+    numbers."""
+    return any(_is_number(h) or h.strip() in ("NA", "-9") for h in header)
 
 
 def _canonical_id_columns(columns: list[str]) -> list[str]:
@@ -104,25 +124,32 @@ def normalize_sample_table(
     Raises
     ------
     InputDataError
-        No IID column, duplicated column names, empty IDs.
+        No IID column (when the column names look like data - numbers or NA/-9 - the message
+        says the file seems to have no header line), duplicated column names, empty IDs.
     """
     where = source or f"the {kind} table"
     if not isinstance(table, pd.DataFrame):
         raise InputDataError(f"{where}: expected a pandas DataFrame, got {type(table).__name__}.")
     df = table.copy()
     cols = _canonical_id_columns([str(c) for c in df.columns])
+    if "IID" not in cols and _looks_like_data(cols):
+        raise InputDataError(
+            f"{where}: the file seems to have no header line (its first row looks like data, "
+            f"e.g. numbers where column names should be: {excerpt(cols)}). Add `FID IID "
+            "trait...` as the first line (the column names, separated like the data), then "
+            "load it again."
+        )
     dup = sorted({c for c in cols if cols.count(c) > 1})
     if dup:
         raise InputDataError(
-            f"{where}: duplicated column names {dup}. Give every column a unique name."
+            f"{where}: duplicated column names ({excerpt(dup)}). Give every column a unique name."
         )
     df.columns = cols
     if "IID" not in cols:
         raise InputDataError(
-            f"{where} has no IID column; columns found: {', '.join(cols[:20])}"
-            f"{' ...' if len(cols) > 20 else ''}. Expected a header line such as "
-            "'FID IID trait1 trait2' (FID optional, any case, '#FID' accepted) with the sample "
-            "IDs of the .fam file."
+            f"{where} has no IID column; columns found: {excerpt(cols)}. Expected a header line "
+            "such as 'FID IID trait1 trait2' (FID optional, any case, '#FID' accepted) with the "
+            "sample IDs of the .fam file."
         )
     notes: list[str] = []
     fid_from_iid = "FID" not in cols
@@ -170,8 +197,10 @@ def read_sample_table(path: str | os.PathLike, *, kind: str = "phenotype") -> pd
     Raises
     ------
     InputDataError
-        File missing or empty, no data rows, no IID column (the message lists the columns
-        found), duplicated column names, rows with more fields than the header, empty IDs.
+        File missing or empty, not UTF-8 text, no data rows, no header line (the first row looks
+        like data), no IID column (the message lists up to 5 of the columns found, each cut to
+        20 characters), duplicated column names, rows with more fields than the header, empty
+        IDs. Messages quote the file only through :mod:`genoapp.io.sanitize` excerpts.
     """
     path = Path(os.fspath(path)).expanduser()
     what = f"{kind} file {path}"
@@ -196,14 +225,25 @@ def read_sample_table(path: str | os.PathLike, *, kind: str = "phenotype") -> pd
         )
     except pd.errors.ParserError as exc:
         raise InputDataError(
-            f"{what}: rows have different numbers of fields ({exc}). Every row needs one value "
-            "per header column; write missing values as NA."
+            f"{what}: rows have different numbers of fields ({parser_error_detail(exc)}). Every "
+            "row needs one value per header column; write missing values as NA."
         ) from None
     except pd.errors.EmptyDataError:
         raise InputDataError(f"{what} is empty.") from None
-    if raw.shape[0] < 2:
+    except UnicodeDecodeError:
         raise InputDataError(
-            f"{what} has a header line but no data rows (header: {first.strip()[:200]!r})."
+            f"{what} is not a UTF-8 text file (is it a binary or compressed file?). Save the "
+            "table as tab- or comma-separated UTF-8 text with a header 'FID IID trait...'."
+        ) from None
+    if raw.shape[0] < 2:
+        header = [str(h) for h in raw.iloc[0]] if raw.shape[0] else []
+        if _looks_like_data(header):
+            raise InputDataError(
+                f"{what} has a single row, and it looks like data: the file seems to have no "
+                "header line. Add `FID IID trait...` as the first line, then one row per sample."
+            )
+        raise InputDataError(
+            f"{what} has a header line but no data rows (header: {excerpt(header)})."
         )
     header = [str(h) for h in raw.iloc[0]]
     data = raw.iloc[1:].reset_index(drop=True)
@@ -211,14 +251,73 @@ def read_sample_table(path: str | os.PathLike, *, kind: str = "phenotype") -> pd
     if "" in [h.strip() for h in header]:
         raise InputDataError(
             f"{what}: the header has an empty column name or the data rows have more fields "
-            f"than the header ({first.strip()[:200]!r}). Name every column."
+            f"than the header (header: {excerpt(header)}). Name every column."
         )
     data.columns = header
     df = normalize_sample_table(data, kind=kind, source=what)
     for c in df.columns[2:]:
         df[c] = _numeric_if_possible(_missing_to_nan(df[c]))
     df.attrs["source"] = str(path)
+    df.attrs["notes"] = [*df.attrs.get("notes", []), *all_missing_messages(df, where=what)]
     return df
+
+
+def _missing_tokens() -> str:
+    return ", ".join(repr(v) for v in MISSING_VALUES)
+
+
+def all_missing_messages(
+    table: pd.DataFrame, *, columns=None, where: str | None = None, merged: bool = False
+) -> list[str]:
+    """Readable messages for the columns of a sample table that hold no value at all.
+
+    An all-missing trait is easy to mistake for a coding problem ("no case/control column",
+    "not numeric"); these messages name the real cause.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        A sample table (as read by :func:`read_sample_table`, or a cohort's samples table after
+        matching the genotypes). Not modified.
+    columns : list of str, optional
+        Columns to check; default every column except ``FID`` and ``IID``.
+    where : str, optional
+        The file, for messages (default ``attrs["source"]`` or "the table").
+    merged : bool, default False
+        ``table`` holds the genotyped samples after matching IDs (a cohort's samples): the
+        message then also names the ID mismatch as a possible cause.
+
+    Returns
+    -------
+    list of str
+        One message per all-missing column (missing = NaN after reading, i.e. the tokens of
+        :data:`MISSING_VALUES`), in column order; empty when every column has a value.
+    """
+    where = where or table.attrs.get("source") or "the table"
+    cols = [c for c in (columns if columns is not None else table.columns)
+            if c not in _ID_COLUMNS and c in table.columns]
+    out = []
+    n = len(table)
+    for c in cols:
+        values = table[c]
+        if values.dtype == object or pd.api.types.is_string_dtype(values):
+            values = _missing_to_nan(values.where(values.notna(), ""))
+        if n and values.isna().all():
+            name = clean_text(c)
+            if merged:
+                out.append(
+                    f"Column '{name}' has no value for any of the {n:,} genotyped samples. Either "
+                    "it is empty in the file, or the samples that have a value are not in the "
+                    ".fam (their FID/IID differ): see the sample ID reconciliation. Fix the IDs "
+                    "or choose another column."
+                )
+            else:
+                out.append(
+                    f"Column '{name}' of {where} has no value: all {n:,} rows are missing "
+                    f"({_missing_tokens()}). Check the column (another missing-value code, or "
+                    "values shifted by a separator?) or choose another one."
+                )
+    return out
 
 
 def read_phenotypes(path: str | os.PathLike) -> pd.DataFrame:
@@ -267,13 +366,23 @@ def _as_float(values: pd.Series, name: str) -> pd.Series:
     num = pd.to_numeric(s, errors="coerce")
     bad = num.isna() & s.notna()
     if bad.any():
-        found = pd.unique(s[bad])[:5].tolist()
+        found = ", ".join(f"'{clean_text(v)}'" for v in pd.unique(s[bad])[:5])
         raise InputDataError(
-            f"Trait '{name}' is not numeric: found values such as {found}. A case/control trait "
+            f"Trait '{clean_text(name)}' is not numeric: found values such as "
+            f"{found}. A case/control trait "
             "must be coded 0/1 (0 = control, 1 = case) or 1/2 (PLINK: 1 = control, 2 = case), "
             f"with missing as {', '.join(repr(v) for v in MISSING_VALUES)}."
         )
     return num.astype("float64")
+
+
+def _no_values_message(name: str, n: int) -> str:
+    return (
+        f"Trait '{name}' has no non-missing value: all {n:,} rows are missing "
+        f"({_missing_tokens()} or the number -9). Either the column is empty in the phenotype "
+        "file, or the samples that have a value are not among the genotyped (or selected) "
+        "samples: check the sample ID reconciliation, fix the file, or choose another trait."
+    )
 
 
 def _detect_coding(observed: set[float]) -> str | None:
@@ -334,6 +443,8 @@ def coerce_binary(
     """
     if not isinstance(values, pd.Series):
         values = pd.Series(values)
+    full_name = clean_text(name, max_chars=80)  # for the summary of a column the user chose
+    name = clean_text(name)  # for error messages: a short excerpt of the file's header
     num = _as_float(values, name)
     num = num.mask(num == -9.0)
     observed = set(pd.unique(num.dropna()).tolist())
@@ -347,10 +458,7 @@ def coerce_binary(
             )
         if coding is None:
             if not observed:
-                raise InputDataError(
-                    f"Trait '{name}' has no non-missing values ({len(num)} rows); choose "
-                    "another trait or check the phenotype file."
-                )
+                raise InputDataError(_no_values_message(name, len(num)))
             hint = (
                 " The values 0, 1, 2 could be PLINK 1/2 coding with 0 = missing: if so, "
                 "choose coding '1/2' explicitly."
@@ -372,6 +480,8 @@ def coerce_binary(
         legend = "1 = control, 2 = case, 0 and -9 = missing"
     else:
         raise ConfigError(f"coding must be None, '0/1' or '1/2'; got {coding!r}.")
+    if not observed:
+        raise InputDataError(_no_values_message(name, len(num)))
     extra = observed - allowed
     if extra:
         raise InputDataError(
@@ -384,7 +494,7 @@ def coerce_binary(
     n_controls = int((out == 0.0).sum())
     n_missing = int(out.isna().sum())
     message = (
-        f"Trait '{name}' read as {coding} coding ({legend}): {n_cases} cases, "
+        f"Trait '{full_name}' read as {coding} coding ({legend}): {n_cases} cases, "
         f"{n_controls} controls, {n_missing} missing."
     )
     return out, BinaryCoding(coding, n_cases, n_controls, n_missing, message)
@@ -463,7 +573,7 @@ class IdReport:
 
         def examples(df: pd.DataFrame) -> str:
             ids = [
-                f"{f}/{i}" if self.on == "FID_IID" else i
+                f"{clean_text(f)}/{clean_text(i)}" if self.on == "FID_IID" else clean_text(i)
                 for f, i in zip(df["FID"].head(5), df["IID"].head(5), strict=True)
             ]
             return ", ".join(ids) + (" ..." if len(df) > 5 else "")
@@ -560,7 +670,7 @@ def reconcile_ids(
         if missing:
             raise InputDataError(
                 f"reconcile_ids: the {what} have no {', '.join(missing)} column "
-                f"(columns: {', '.join(map(str, df.columns[:20]))})."
+                f"(columns: {excerpt(df.columns)})."
             )
     gk, tk = _keys(genotype_samples, on), _keys(table, on)
     in_t = gk.isin(tk).to_numpy()

@@ -110,7 +110,7 @@ def leakage_lesson(G, y, *, p_threshold: float = 0.01, n_repeats: int = 5, test_
     p_threshold : float, default 0.01
         SNPs with allelic-test p below this are kept.
     n_repeats : int, default 5
-        Random balanced test splits (:func:`genoapp.pipeline.make_split`, seeds
+        Random balanced test splits (:func:`genoapp.train.make_split`, seeds
         ``random_state + r``).
     test_size : float, default 0.2
     C : float, default 1.0
@@ -129,7 +129,7 @@ def leakage_lesson(G, y, *, p_threshold: float = 0.01, n_repeats: int = 5, test_
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
 
-    from genoapp.pipeline import make_split
+    from genoapp.train import make_split
 
     G, y = _check_inputs(G, y)
     if not 0 < p_threshold < 1:
@@ -199,7 +199,7 @@ def overfitting_lesson(G, y, *, hidden: int = 64, dropout: float = 0.0, weight_d
                        random_state: int = 0) -> OverfitResult:
     """Train an MLP on SNP dosages and record training vs validation curves.
 
-    The balanced test set is set aside first (:func:`genoapp.pipeline.make_split`); a
+    The balanced test set is set aside first (:func:`genoapp.train.make_split`); a
     validation set (``validation_size`` of the training samples, stratified) is drawn inside
     the training samples; dosages are mean-imputed and standardised with the fitting samples'
     statistics. Network: Linear(m, hidden) -> ReLU -> Dropout -> Linear(hidden, 2), Adam with
@@ -232,8 +232,7 @@ def overfitting_lesson(G, y, *, hidden: int = 64, dropout: float = 0.0, weight_d
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import train_test_split
 
-    from genoapp.pipeline import make_split
-    from genoapp.train import EarlyStopping, train_module
+    from genoapp.train import EarlyStopping, make_split, train_module
 
     G, y = _check_inputs(G, y)
     if not 0 <= dropout < 1:

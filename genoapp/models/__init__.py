@@ -1,5 +1,6 @@
 """Models: DiseaseCapsule (capsule network with dynamic routing) and baselines."""
 
+from genoapp.models._torch import TorchBinaryClassifier, TorchEstimator
 from genoapp.models.baselines import (
     make_adaboost,
     make_logistic_regression,
@@ -13,6 +14,7 @@ from genoapp.models.capsnet import (
     squash,
 )
 from genoapp.models.cnn import TorchCNNClassifier
+from genoapp.models.files import load_model_file, model_file_format
 from genoapp.models.mlp import TorchMLPClassifier
 from genoapp.models.prs import (
     AuthorsPRSClassifier,
@@ -20,7 +22,6 @@ from genoapp.models.prs import (
     allelic_association,
     ld_clump,
 )
-from genoapp.models.zoo import MODEL_KEYS, MODEL_NAMES, PRESETS, model_zoo, preset_config
 
 __all__ = [
     "DiseaseCapsuleClassifier",
@@ -37,9 +38,8 @@ __all__ = [
     "AuthorsPRSClassifier",
     "allelic_association",
     "ld_clump",
-    "MODEL_KEYS",
-    "MODEL_NAMES",
-    "PRESETS",
-    "model_zoo",
-    "preset_config",
+    "TorchEstimator",
+    "TorchBinaryClassifier",
+    "load_model_file",
+    "model_file_format",
 ]

@@ -1,4 +1,4 @@
-"""Input validation shared by genoapp's binary classifiers (scikit-learn's rules, genoapp's errors).
+"""Input validation shared by genoapp's models (scikit-learn's rules, genoapp's errors).
 
 scikit-learn's ``validate_data`` does the generic checks (2-D, numeric, no sparse matrices, no
 complex numbers, at least one sample and feature, ``n_features_in_`` consistency); its
@@ -15,7 +15,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from genoapp.errors import InputDataError
 
-__all__ = ["check_fit_data", "check_predict_data"]
+__all__ = ["check_fit_data", "check_predict_data", "as_float32_matrix", "as_real_array",
+           "NonNumericInputError"]
 
 
 def check_fit_data(est, X, y, *, allow_nan: bool = False, dtype=np.float32):
@@ -69,14 +70,61 @@ def check_predict_data(est, X, *, allow_nan: bool = False, dtype=np.float32, fit
         raise InputDataError(f"{type(est).__name__}: {exc}") from exc
 
 
+class NonNumericInputError(InputDataError, TypeError):
+    """Inputs that cannot be converted to numbers (also a TypeError, as NumPy raises it)."""
+
+
+def as_real_array(X, name: str, *, what: str = "features") -> np.ndarray:
+    """Any array-like as a NumPy array of real numbers (no shape or finiteness check).
+
+    Accepts numpy arrays, pandas DataFrames, torch tensors (copied to the CPU) and object
+    arrays holding numbers (converted to float64).
+
+    Raises
+    ------
+    InputDataError
+        Sparse matrices, complex numbers, or values that are not numbers
+        (:class:`NonNumericInputError`, also a TypeError, for non-numeric objects).
+    """
+    import scipy.sparse
+    import torch
+
+    if scipy.sparse.issparse(X):
+        raise InputDataError(
+            f"{name}: sparse input is not supported; pass a dense array (X.toarray()).")
+    if isinstance(X, torch.Tensor):
+        X = X.detach().cpu().numpy()
+    if hasattr(X, "to_numpy"):
+        X = X.to_numpy()
+    try:
+        arr = np.asarray(X)
+    except (TypeError, ValueError) as exc:
+        raise InputDataError(f"{name}: could not be read as a numeric array ({exc}).") from exc
+    if arr.dtype.kind == "c":
+        raise InputDataError(f"{name}: Complex data not supported; expected real-valued {what}.")
+    if arr.dtype == object:
+        try:
+            arr = arr.astype(np.float64)
+        except TypeError as exc:
+            raise NonNumericInputError(
+                f"{name}: {what} must be numbers ({exc}); float() argument must be a string "
+                "or a real number.") from exc
+        except ValueError as exc:
+            raise InputDataError(f"{name}: could not be read as numbers ({exc}).") from exc
+    return arr
+
+
 def as_float32_matrix(X, name: str, n_features: int | None = None, *,
                       what: str = "features",
                       missing_hint: str = "Impute missing genotypes before building features (DESIGN §4.1).",
                       mismatch_hint: str = "Build the features with the same variants and projection as "
-                                           "for training.") -> np.ndarray:
+                                           "for training.",
+                      owner: str = "the model") -> np.ndarray:
     """A (samples x ``what``) matrix as C-contiguous float32, with genoapp's messages.
 
-    Accepts numpy arrays, pandas DataFrames and torch tensors (copied to the CPU).
+    Accepts numpy arrays (numbers, or object arrays holding numbers), pandas DataFrames and
+    torch tensors (copied to the CPU). The messages also contain the phrases of scikit-learn's
+    own checks (so its estimator checks recognise them).
 
     Parameters
     ----------
@@ -89,6 +137,8 @@ def as_float32_matrix(X, name: str, n_features: int | None = None, *,
         What the columns are, in messages ("features", "inputs").
     missing_hint, mismatch_hint : str
         The advice appended to the missing-value and the wrong-width messages.
+    owner : str
+        Name of the fitted model in the wrong-width message (e.g. the class name).
 
     Returns
     -------
@@ -97,18 +147,10 @@ def as_float32_matrix(X, name: str, n_features: int | None = None, *,
     Raises
     ------
     InputDataError
-        Not readable as numbers, not 2-D, empty, NaN or infinite values, or ``F != n_features``.
+        Sparse or complex input, not readable as numbers (:class:`NonNumericInputError`, also a
+        TypeError), not 2-D, empty, NaN or infinite values, or ``F != n_features``.
     """
-    import torch
-
-    if isinstance(X, torch.Tensor):
-        X = X.detach().cpu().numpy()
-    if hasattr(X, "to_numpy"):
-        X = X.to_numpy()
-    try:
-        arr = np.asarray(X)
-    except (TypeError, ValueError) as exc:
-        raise InputDataError(f"{name}: could not be read as a numeric array ({exc}).") from exc
+    arr = as_real_array(X, name, what=what)
     if arr.ndim != 2:
         raise InputDataError(
             f"{name}: expected a 2-D {what} matrix (samples x {what}), got shape {arr.shape}. "
@@ -116,15 +158,20 @@ def as_float32_matrix(X, name: str, n_features: int | None = None, *,
         )
     if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
         raise InputDataError(f"{name}: expected numeric {what}, got dtype {arr.dtype}.")
-    if arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise InputDataError(f"{name}: empty {what} matrix of shape {arr.shape}; 0 samples or {what}.")
+    if arr.shape[0] == 0:
+        raise InputDataError(f"{name}: empty {what} matrix: 0 sample(s) (shape={arr.shape}) while "
+                             "a minimum of 1 is required.")
+    if arr.shape[1] == 0:
+        raise InputDataError(f"{name}: empty {what} matrix: 0 feature(s) (shape={arr.shape}) while "
+                             "a minimum of 1 is required.")
     arr = np.ascontiguousarray(arr, dtype=np.float32)
     if not np.isfinite(arr).all():
         bad = int((~np.isfinite(arr)).sum())
         raise InputDataError(f"{name}: {bad} missing or infinite value(s) (NaN, inf) in the {what}. {missing_hint}")
     if n_features is not None and arr.shape[1] != n_features:
         raise InputDataError(
-            f"{name}: has {arr.shape[1]} {what}, but the model was fitted on {n_features} and expects "
-            f"{n_features} (as in training). {mismatch_hint}"
+            f"{name} has {arr.shape[1]} features, but {owner} is expecting {n_features} features "
+            f"as input: it was fitted on {n_features} {what} and expects {n_features} (as in "
+            f"training). {mismatch_hint}"
         )
     return arr

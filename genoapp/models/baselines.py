@@ -9,7 +9,7 @@ scikit-learn models built by small factories so that every option is explicit an
 
 The neural baselines (the authors' MLP and CNN) are in :mod:`genoapp.models.mlp` and
 :mod:`genoapp.models.cnn`, the polygenic risk scores in :mod:`genoapp.models.prs`, and the
-named, preset collection used by the comparison protocol in :mod:`genoapp.models.zoo`.
+named, preset collection used by the comparison protocol in :mod:`genoapp.workflows.registry`.
 """
 
 from __future__ import annotations

@@ -29,32 +29,20 @@ avoids the division by zero of the authors' version), so every output norm is be
 
 from __future__ import annotations
 
-import time
-from pathlib import Path
+import warnings
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.exceptions import NotFittedError
+from sklearn.exceptions import DataConversionWarning
 from torch import nn
 
 from genoapp.errors import ConfigError, InputDataError
-from genoapp.models._torch import (
-    atomic_torch_save,
-    fit_record,
-    read_torch_payload,
-    restore_fit_record,
-)
-from genoapp.models._validation import as_float32_matrix
-from genoapp.train.device import resolve_device
-from genoapp.train.trainer import train_module
+from genoapp.models._torch import FitData, TorchBinaryClassifier
 
 __all__ = ["squash", "margin_loss", "DiseaseCapsuleNet", "DiseaseCapsuleClassifier"]
 
 SQUASH_EPS = 1e-8
-_FORMAT = "genoapp.DiseaseCapsuleClassifier"
-_FORMAT_VERSION = 1
 
 
 def squash(s: torch.Tensor, dim: int = -1, eps: float = SQUASH_EPS) -> torch.Tensor:
@@ -239,8 +227,11 @@ def _count_correct(out, yb):
     return (out[0].argmax(dim=1) == yb).sum()
 
 
-class DiseaseCapsuleClassifier(ClassifierMixin, BaseEstimator):
+class DiseaseCapsuleClassifier(TorchBinaryClassifier):
     """DiseaseCapsule as a scikit-learn style binary classifier (0 = control, 1 = case).
+
+    Built on :class:`genoapp.models._torch.TorchBinaryClassifier` (seeding, devices, training
+    loop, fitted attributes, batched prediction, save/load).
 
     Parameters
     ----------
@@ -249,6 +240,13 @@ class DiseaseCapsuleClassifier(ClassifierMixin, BaseEstimator):
         Architecture, see :class:`DiseaseCapsuleNet` (defaults: the authors' best setting).
     loss : {"cross_entropy", "margin"}, default "cross_entropy"
         Cross-entropy on the capsule lengths (softmax applied once), or the margin loss.
+    length_scale : float, default 1.0
+        Temperature of the cross-entropy: the logits are ``length_scale * ||v_j||``. The
+        lengths lie in [0, 1), so with 1 (the authors' setting) the softmax probabilities stay
+        within about (0.27, 0.73) and the loss hardly moves (0.6931 -> 0.6928 in 10 epochs on
+        the demo); a larger scale lets the loss reach a confident fit. It also scales
+        ``predict_proba`` and ``decision_function``; the ranking of samples and ``predict``
+        are unchanged by it.
     learning_rate : float, default 1e-4
         Adam learning rate.
     lr_decay : float, default 0.8
@@ -280,13 +278,34 @@ class DiseaseCapsuleClassifier(ClassifierMixin, BaseEstimator):
 
     Notes
     -----
+    Class scores are the capsule lengths ``||v_j||`` (:meth:`class_scores`);
+    ``predict_proba`` is their softmax, ``decision_function`` their difference
+    ``||v_case|| - ||v_control||`` (``predict_proba(X)[:, 1] == sigmoid(decision_function(X))``)
+    and ``predict`` their argmax (0 on exact ties). Because the lengths lie in [0, 1), the
+    probabilities lie in about (0.27, 0.73): they rank samples but are not calibrated risks.
+    Prediction methods take ``batch_size`` (default 512).
+
     Cost: the prediction tensor ``u_hat`` is (B, 2336, 2, 16) floats, 38 MB for a batch of 128.
     """
 
+    _format = "genoapp.DiseaseCapsuleClassifier"
+    _format_version = 1
+    _module_attr = "model_"
+    _what = "DiseaseCapsule model"
+    _count_correct = staticmethod(_count_correct)
+    _predict_batch_size = 512
+    _param_hints = {"learning_rate": "The paper used 1e-4.", "lr_decay": "The paper used 0.8.",
+                    "dropout": "The paper used 0.5."}
+    _x_messages = {
+        "missing_hint": "Impute missing genotypes before building Gene-PCA features (DESIGN §4.1).",
+        "mismatch_hint": "Build the features with the same gene set and PCA as for the training data.",
+    }
+
     def __init__(self, *, n_hidden=150, n_primary_types=32, primary_dim=4, kernel_size=5,
                  stride=2, class_dim=16, routing_iterations=3, routing_softmax="input",
-                 pose="per_route", loss="cross_entropy", dropout=0.5, learning_rate=1e-4,
-                 lr_decay=0.8, epochs=30, batch_size=128, device="auto", random_state=0):
+                 pose="per_route", loss="cross_entropy", length_scale=1.0, dropout=0.5,
+                 learning_rate=1e-4, lr_decay=0.8, epochs=30, batch_size=128, device="auto",
+                 random_state=0):
         self.n_hidden = n_hidden
         self.n_primary_types = n_primary_types
         self.primary_dim = primary_dim
@@ -297,6 +316,7 @@ class DiseaseCapsuleClassifier(ClassifierMixin, BaseEstimator):
         self.routing_softmax = routing_softmax
         self.pose = pose
         self.loss = loss
+        self.length_scale = length_scale
         self.dropout = dropout
         self.learning_rate = learning_rate
         self.lr_decay = lr_decay
@@ -305,24 +325,17 @@ class DiseaseCapsuleClassifier(ClassifierMixin, BaseEstimator):
         self.device = device
         self.random_state = random_state
 
-    # ------------------------------------------------------------------ helpers
-    def _check_params(self) -> None:
+    # ------------------------------------------------------------------ TorchEstimator hooks
+    def _check_extra_params(self) -> None:
         if self.loss not in ("cross_entropy", "margin"):
             raise ConfigError(f"loss: must be 'cross_entropy' or 'margin', got {self.loss!r}.")
-        lr = self.learning_rate
-        if not isinstance(lr, int | float | np.number) or not float(lr) > 0:
-            raise ConfigError(f"learning_rate: must be > 0, got {lr!r}. The paper used 1e-4.")
-        g = self.lr_decay
-        if not isinstance(g, int | float | np.number) or not 0.0 < float(g) <= 1.0:
-            raise ConfigError(f"lr_decay: must be in (0, 1], got {g!r}. The paper used 0.8.")
-        for name in ("epochs", "batch_size"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1:
-                raise ConfigError(f"{name}: must be a positive integer, got {v!r}.")
-        if not isinstance(self.random_state, int | np.integer):
-            raise ConfigError(
-                f"random_state: must be an integer seed, got {self.random_state!r}."
-            )
+        ls = self.length_scale
+        if isinstance(ls, bool) or not isinstance(ls, int | float | np.number) or not float(ls) > 0:
+            raise ConfigError(f"length_scale: must be > 0, got {ls!r} (1 = the authors' "
+                              "cross-entropy on the raw capsule lengths).")
+        kwargs = self._module_kwargs()
+        del kwargs["n_classes"]
+        _check_architecture(n_features=1, **kwargs)
 
     def _module_kwargs(self) -> dict:
         return dict(n_hidden=self.n_hidden, n_primary_types=self.n_primary_types,
@@ -332,21 +345,35 @@ class DiseaseCapsuleClassifier(ClassifierMixin, BaseEstimator):
                     routing_softmax=self.routing_softmax, pose=self.pose,
                     dropout=float(self.dropout))
 
+    def _build_module(self, n_features: int) -> DiseaseCapsuleNet:
+        return DiseaseCapsuleNet(n_features, **self._module_kwargs())
+
+    def _init_module(self, module) -> None:
+        """Keep the module's own initialisation (W standard normal, as the authors)."""
+
+    def _optimizer(self, module):
+        optimizer = torch.optim.Adam(module.parameters(), lr=float(self.learning_rate))
+        return optimizer, torch.optim.lr_scheduler.ExponentialLR(optimizer,
+                                                                 gamma=float(self.lr_decay))
+
     def _loss_fn(self):
         if self.loss == "margin":
             return lambda out, yb: margin_loss(out[0], yb)
-        return lambda out, yb: F.cross_entropy(out[0], yb)
+        scale = float(self.length_scale)
+        return lambda out, yb: F.cross_entropy(scale * out[0], yb)
 
-    @staticmethod
-    def _check_X(X, name: str, n_features: int | None = None) -> np.ndarray:
-        return as_float32_matrix(
-            X, name, n_features,
-            missing_hint="Impute missing genotypes before building Gene-PCA features (DESIGN §4.1).",
-            mismatch_hint="Build the features with the same gene set and PCA as for the training data.")
+    def _scores(self, X, batch_size: int | None = None) -> np.ndarray:
+        """Class logits: the capsule lengths times ``length_scale`` (n, 2), float64."""
+        return super()._scores(X, batch_size) * float(self.length_scale)
 
     @staticmethod
     def _check_y(y, name: str, n: int) -> np.ndarray:
         arr = np.asarray(y)
+        if arr.ndim == 2 and arr.shape[1] == 1:
+            warnings.warn("A column-vector y was passed when a 1d array was expected "
+                          f"({name} of shape (n, 1)); using its one column.",
+                          DataConversionWarning, stacklevel=4)
+            arr = arr.ravel()
         if arr.ndim != 1 or arr.shape[0] != n:
             raise InputDataError(
                 f"{name}: expected {n} labels (one per row of the features), got shape "
@@ -355,20 +382,42 @@ class DiseaseCapsuleClassifier(ClassifierMixin, BaseEstimator):
         if np.issubdtype(arr.dtype, np.floating) and np.isnan(arr).any():
             raise InputDataError(f"{name}: missing (NaN) labels; drop those samples first.")
         if arr.size and not np.isin(arr, (0, 1)).all():
+            found = np.unique(arr)
+            if arr.dtype.kind == "f" and not np.all(np.mod(arr, 1) == 0):
+                kind = "continuous values"
+            elif found.size > 2:
+                kind = f"{found.size} classes (Only binary classification is supported)"
+            else:
+                kind = "labels"
             raise InputDataError(
-                f"{name}: labels must be 0 (control) or 1 (case); found "
-                f"{np.unique(arr)[:5].tolist()}."
+                f"{name}: labels must be 0 (control) or 1 (case); found {kind} "
+                f"{found[:5].tolist()}."
             )
         return arr.astype(np.int64)
 
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "model_"):
-            raise NotFittedError(
-                "This DiseaseCapsuleClassifier is not fitted yet; call fit(X, y) or load()."
+    def _prepare_fit(self, X, y, X_val, y_val) -> FitData:
+        Xa = self._check_X(X, "X")
+        ya = self._check_y(y, "y", Xa.shape[0])
+        if np.unique(ya).size < 2:
+            raise InputDataError(
+                f"y: the training labels hold only 1 class ({np.unique(ya).tolist()}); both "
+                "controls (0) and cases (1) are needed."
             )
+        Xv = yv = None
+        if X_val is not None:
+            Xv = self._check_X(X_val, "X_val", Xa.shape[1])
+            yv = self._check_y(y_val, "y_val", Xv.shape[0])
+        self.n_features_in_ = int(Xa.shape[1])
+        self.classes_ = np.array([0, 1])
+        return FitData(Xa, ya, Xv, yv)
 
-    def _fork_devices(self, device: torch.device) -> list[int]:
-        return [device.index if device.index is not None else 0] if device.type == "cuda" else []
+    def _check_predict_X(self, X) -> np.ndarray:
+        self._check_fitted()
+        return self._check_X(X, "X", self.n_features_in_)
+
+    @staticmethod
+    def _class_scores_batch(module, xb) -> np.ndarray:
+        return module(xb)[0].float().cpu().numpy()
 
     # ------------------------------------------------------------------ API
     def fit(self, X, y, *, X_val=None, y_val=None, callbacks=()):
@@ -399,101 +448,13 @@ class DiseaseCapsuleClassifier(ClassifierMixin, BaseEstimator):
         ConfigError
             Bad hyper-parameters or an unavailable device.
         """
-        self._check_params()
-        Xa = self._check_X(X, "X")
-        ya = self._check_y(y, "y", Xa.shape[0])
-        if np.unique(ya).size < 2:
-            raise InputDataError(
-                f"y: the training labels hold only class {np.unique(ya).tolist()}; both "
-                "controls (0) and cases (1) are needed."
-            )
-        if (X_val is None) != (y_val is None):
-            raise ConfigError("X_val and y_val: pass both or neither.")
-        Xv = yv = None
-        if X_val is not None:
-            Xv = self._check_X(X_val, "X_val", Xa.shape[1])
-            yv = self._check_y(y_val, "y_val", Xv.shape[0])
-        kwargs = self._module_kwargs()
-        _check_architecture(n_features=Xa.shape[1], **{k: v for k, v in kwargs.items()
-                                                       if k != "n_classes"})
-        device = resolve_device(self.device)
-        seed = int(self.random_state)
-        t0 = time.perf_counter()
-        with torch.random.fork_rng(devices=self._fork_devices(device)):
-            torch.manual_seed(seed)
-            model = DiseaseCapsuleNet(Xa.shape[1], **kwargs).to(device)
-            optimizer = torch.optim.Adam(model.parameters(), lr=float(self.learning_rate))
-            scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer,
-                                                               gamma=float(self.lr_decay))
-            res = train_module(
-                model, torch.from_numpy(Xa), torch.from_numpy(ya),
-                loss_fn=self._loss_fn(), optimizer=optimizer, scheduler=scheduler,
-                epochs=int(self.epochs), batch_size=int(self.batch_size), device=device,
-                X_val=None if Xv is None else torch.from_numpy(Xv),
-                y_val=None if yv is None else torch.from_numpy(yv),
-                callbacks=callbacks, count_correct=_count_correct,
-                monitor="val_accuracy", random_state=seed,
-            )
-        model.eval()
-        self.model_ = model
-        self.history_ = res.history
-        self.device_ = str(device)
-        self.n_features_in_ = int(Xa.shape[1])
-        self.classes_ = np.array([0, 1])
-        self.stopped_early_ = bool(res.stopped_early)
-        self.best_epoch_ = res.best_epoch
-        self.fit_seconds_ = time.perf_counter() - t0
-        return self
-
-    @torch.no_grad()
-    def _forward_batches(self, X, batch_size: int, want: str) -> np.ndarray:
-        self._check_fitted()
-        Xa = self._check_X(X, "X", self.n_features_in_)
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ConfigError(f"batch_size: must be a positive integer, got {batch_size!r}.")
-        model = self.model_
-        model.eval()
-        device = next(model.parameters()).device
-        out = []
-        for start in range(0, Xa.shape[0], batch_size):
-            xb = torch.from_numpy(Xa[start:start + batch_size]).to(device)
-            lengths, _, c = model(xb)
-            if want == "lengths":
-                out.append(lengths.float().cpu().numpy())
-            else:
-                B = c.shape[0]
-                ck = c.view(B, model.n_primary_types, model.n_positions, model.n_classes)
-                out.append(ck.sum(dim=2).transpose(1, 2).float().cpu().numpy())
-        if not out:
-            shape = (0, 2) if want == "lengths" else (0, 2, model.n_primary_types)
-            return np.zeros(shape, dtype=np.float32)
-        return np.concatenate(out, axis=0)
+        return super().fit(X, y, X_val=X_val, y_val=y_val, callbacks=callbacks)
 
     def class_scores(self, X, *, batch_size: int = 512) -> np.ndarray:
-        """Capsule lengths ``||v_j||`` (n, 2), j = 0 control, 1 case; eval mode."""
-        return self._forward_batches(X, batch_size, "lengths")
-
-    def predict_proba(self, X, *, batch_size: int = 512) -> np.ndarray:
-        """Class probabilities (n, 2): softmax of the capsule lengths (eval mode, no grad).
-
-        Because the lengths lie in [0, 1), the probabilities lie in about (0.27, 0.73):
-        they rank samples but are not calibrated risks.
-        """
-        scores = self.class_scores(X, batch_size=batch_size).astype(np.float64)
-        e = np.exp(scores - scores.max(axis=1, keepdims=True))
-        return e / e.sum(axis=1, keepdims=True)
-
-    def predict(self, X, *, batch_size: int = 512) -> np.ndarray:
-        """Predicted labels (n,) int64: argmax of the capsule lengths (0 on exact ties)."""
-        return self.class_scores(X, batch_size=batch_size).argmax(axis=1).astype(np.int64)
-
-    def decision_function(self, X, *, batch_size: int = 512) -> np.ndarray:
-        """Case score (n,): ``||v_case|| - ||v_control||``, > 0 predicts a case.
-
-        ``predict_proba(X)[:, 1] == sigmoid(decision_function(X))``; use it for ROC AUC.
-        """
-        s = self.class_scores(X, batch_size=batch_size).astype(np.float64)
-        return s[:, 1] - s[:, 0]
+        """Capsule lengths ``||v_j||`` (n, 2) float32, j = 0 control, 1 case; eval mode."""
+        Xa = self._check_predict_X(X)
+        out = self._predict_batches(Xa, self._class_scores_batch, batch_size=batch_size)
+        return np.concatenate(out, axis=0) if out else np.zeros((0, 2), dtype=np.float32)
 
     def coupling_coefficients(self, X, *, batch_size: int = 512) -> np.ndarray:
         """Coupling coefficients summed per primary capsule type (DESIGN §4.4).
@@ -511,51 +472,14 @@ class DiseaseCapsuleClassifier(ClassifierMixin, BaseEstimator):
             k (0-based; the paper's "type 5" is k = 4). With ``routing_softmax="input"`` each
             class row sums to 1 over the types (uniform baseline 1/32).
         """
-        return self._forward_batches(X, batch_size, "coupling")
+        Xa = self._check_predict_X(X)
 
-    # ------------------------------------------------------------------ persistence
-    def save(self, path) -> Path:
-        """Write the fitted model to ``path`` atomically (temp file + ``os.replace``).
+        def per_type(model, xb):
+            _, _, c = model(xb)
+            ck = c.view(c.shape[0], model.n_primary_types, model.n_positions, model.n_classes)
+            return ck.sum(dim=2).transpose(1, 2).float().cpu().numpy()
 
-        The file is a ``torch.save`` dict: ``format``, ``format_version``, ``params``
-        (hyper-parameters), ``n_features_in``, ``state_dict`` (CPU tensors), ``history``,
-        ``device``, ``stopped_early``, ``best_epoch``, ``fit_seconds``. Load with
-        :meth:`load` (``weights_only=True``: no pickled code).
-        """
-        self._check_fitted()
-        path = Path(path)
-        payload = {
-            "format": _FORMAT,
-            "format_version": _FORMAT_VERSION,
-            "params": self.get_params(deep=False),
-            "n_features_in": int(self.n_features_in_),
-            "state_dict": {k: v.detach().cpu() for k, v in self.model_.state_dict().items()},
-            **fit_record(self),
-        }
-        return atomic_torch_save(payload, path)
-
-    @classmethod
-    def load(cls, path, *, device: str = "auto") -> DiseaseCapsuleClassifier:
-        """Read a model written by :meth:`save` onto ``device`` ("auto": GPU if present).
-
-        Raises
-        ------
-        InputDataError
-            The file is missing or is not a saved DiseaseCapsule model.
-        """
-        payload = read_torch_payload(path, fmt=_FORMAT, version=_FORMAT_VERSION,
-                                     what="DiseaseCapsule model",
-                                     hint=" Was it written by DiseaseCapsuleClassifier.save()?")
-        params = dict(payload["params"])
-        params["device"] = device
-        est = cls(**params)
-        dev = resolve_device(device)
-        n_features = int(payload["n_features_in"])
-        model = DiseaseCapsuleNet(n_features, **est._module_kwargs())
-        model.load_state_dict(payload["state_dict"])
-        model.to(dev).eval()
-        est.model_ = model
-        restore_fit_record(est, payload, dev)
-        est.n_features_in_ = n_features
-        est.classes_ = np.array([0, 1])
-        return est
+        out = self._predict_batches(Xa, per_type, batch_size=batch_size)
+        if not out:
+            return np.zeros((0, 2, self.model_.n_primary_types), dtype=np.float32)
+        return np.concatenate(out, axis=0)

@@ -18,7 +18,7 @@ Loss: the mean squared error of each standardised trait over the samples where i
 observed, summed over traits (missing trait values are masked, so a sample with some traits
 missing still teaches the others). Training: Adam with weight decay (L2), mini-batches,
 early stopping on an inner validation split (patience 25 by default), the weights of the best
-validation epoch kept. Hyper-parameters are tuned by :mod:`genoapp.train.cv` (Optuna TPE
+validation epoch kept. Hyper-parameters are tuned by :mod:`genoapp.workflows.protocol` (Optuna TPE
 inside the training folds).
 
 Feature importance: the selection weights ``w`` averaged over the training samples
@@ -36,20 +36,16 @@ weights its selected-feature counts need.
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.base import BaseEstimator, RegressorMixin
-from sklearn.exceptions import NotFittedError
+from sklearn.base import RegressorMixin
 from torch import nn
 
 from genoapp.errors import ConfigError, InputDataError
-from genoapp.models._validation import as_float32_matrix
+from genoapp.models._torch import FitData, TorchEstimator
 from genoapp.train.callbacks import EarlyStopping
-from genoapp.train.device import resolve_device
-from genoapp.train.trainer import evaluate_module, train_module
+from genoapp.train.trainer import evaluate_module
 
 __all__ = ["GRVSNNNet", "GRVSNNRegressor", "hard_sigmoid", "masked_mse"]
 
@@ -129,13 +125,6 @@ class GRVSNNNet(nn.Module):
         return self.out(w * z_hat)
 
 
-def _as_2d_float(X, name: str, n_features: int | None = None) -> np.ndarray:
-    return as_float32_matrix(
-        X, name, n_features, what="inputs",
-        missing_hint="Impute missing genotypes first (the protocol uses training-fold means).",
-        mismatch_hint="Build the inputs (markers, loadings) the same way as for training.")
-
-
 def _as_targets(Y, name: str, n: int) -> tuple[np.ndarray, bool]:
     if hasattr(Y, "to_numpy"):
         Y = Y.to_numpy(dtype=np.float64, na_value=np.nan)
@@ -153,8 +142,11 @@ def _as_targets(Y, name: str, n: int) -> tuple[np.ndarray, bool]:
     return arr, one_d
 
 
-class GRVSNNRegressor(RegressorMixin, BaseEstimator):
+class GRVSNNRegressor(RegressorMixin, TorchEstimator):
     """GRVSNN as a scikit-learn style multi-trait regressor.
+
+    Built on :class:`genoapp.models._torch.TorchEstimator` (seeding, devices, training loop,
+    fitted attributes, batched prediction, save/load).
 
     Parameters
     ----------
@@ -215,6 +207,18 @@ class GRVSNNRegressor(RegressorMixin, BaseEstimator):
         Standardisation statistics (from the ``fit`` rows).
     """
 
+    _format = "genoapp.GRVSNNRegressor"
+    _format_version = 1
+    _module_attr = "model_"
+    _epochs_param = "max_epochs"
+    _monitor = "val_loss"
+    _what = "GRVSNN model"
+    _x_messages = {
+        "what": "inputs",
+        "missing_hint": "Impute missing genotypes first (the protocol uses training-fold means).",
+        "mismatch_hint": "Build the inputs (markers, loadings) the same way as for training.",
+    }
+
     def __init__(self, *, n_hidden=64, dropout=0.2, gate="sigmoid", learning_rate=1e-3,
                  weight_decay=1e-4, batch_size=128, max_epochs=300, patience=25,
                  validation_fraction=0.2, importance_threshold=0.05, importance_scale="sum",
@@ -234,29 +238,28 @@ class GRVSNNRegressor(RegressorMixin, BaseEstimator):
         self.device = device
         self.random_state = random_state
 
-    # ------------------------------------------------------------------ checks
-    def _check_params(self) -> None:
-        def positive_int(name):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1:
-                raise ConfigError(f"{name}: must be a positive integer, got {v!r}.")
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        tags.target_tags.single_output = True
+        tags.non_deterministic = False
+        return tags
 
-        for name in ("n_hidden", "batch_size", "max_epochs", "patience"):
-            positive_int(name)
-        if not 0.0 <= float(self.dropout) < 1.0:
-            raise ConfigError(f"dropout: must be in [0, 1), got {self.dropout!r}.")
-        if not float(self.learning_rate) > 0:
-            raise ConfigError(f"learning_rate: must be > 0, got {self.learning_rate!r}.")
-        if not float(self.weight_decay) >= 0:
-            raise ConfigError(f"weight_decay: must be >= 0, got {self.weight_decay!r}.")
-        if not 0.0 <= float(self.validation_fraction) < 0.9:
-            raise ConfigError(
-                f"validation_fraction: must be in [0, 0.9), got {self.validation_fraction!r}."
-            )
-        if not 0.0 <= float(self.importance_threshold) <= 1.0:
-            raise ConfigError(
-                f"importance_threshold: must be in [0, 1], got {self.importance_threshold!r}."
-            )
+    # ------------------------------------------------------------------ TorchEstimator hooks
+    def _check_extra_params(self) -> None:
+        v = self.n_hidden
+        if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1:
+            raise ConfigError(f"n_hidden: must be a positive integer, got {v!r}.")
+
+        def number(name, ok, allowed):
+            v = getattr(self, name)
+            if (isinstance(v, bool) or not isinstance(v, int | float | np.number)
+                    or not np.isfinite(v) or not ok(float(v))):
+                raise ConfigError(f"{name}: must be {allowed}, got {v!r}.")
+
+        number("weight_decay", lambda v: v >= 0, ">= 0")
+        number("validation_fraction", lambda v: 0.0 <= v < 0.9, "in [0, 0.9)")
+        number("importance_threshold", lambda v: 0.0 <= v <= 1.0, "in [0, 1]")
         if self.importance_scale not in ("sum", "max"):
             raise ConfigError(
                 f"importance_scale: must be 'sum' or 'max', got {self.importance_scale!r}."
@@ -264,9 +267,85 @@ class GRVSNNRegressor(RegressorMixin, BaseEstimator):
         if self.gate not in ("sigmoid", "hard_sigmoid"):
             raise ConfigError(f"gate: must be 'sigmoid' or 'hard_sigmoid', got {self.gate!r}.")
 
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "model_"):
-            raise NotFittedError("This GRVSNNRegressor is not fitted yet; call fit(X, Y).")
+    def _prepare_fit(self, X, y, X_val, y_val) -> FitData:
+        Xa = self._check_X(X, "X")
+        if Xa.shape[0] < 2:
+            raise InputDataError("X: only 1 sample; GRVSNN needs at least 2 training rows.")
+        Ya, one_d = _as_targets(y, "y", Xa.shape[0])
+        n_obs = (~np.isnan(Ya)).sum(axis=0)
+        if (n_obs < 2).any():
+            bad = np.flatnonzero(n_obs < 2).tolist()
+            raise InputDataError(
+                f"y: trait column(s) {bad} have fewer than 2 observed values among the {len(Ya)} "
+                "training rows; drop those traits."
+            )
+        if self.standardize:
+            self.x_mean_ = Xa.mean(axis=0, dtype=np.float64)
+            sd = Xa.std(axis=0, dtype=np.float64)
+            self.x_scale_ = np.where(sd > 1e-12, sd, 1.0)
+            self.y_mean_ = np.nanmean(Ya, axis=0)
+            ysd = np.nanstd(Ya, axis=0)
+            self.y_scale_ = np.where(ysd > 1e-12, ysd, 1.0)
+        else:
+            self.x_mean_ = np.zeros(Xa.shape[1])
+            self.x_scale_ = np.ones(Xa.shape[1])
+            self.y_mean_ = np.zeros(Ya.shape[1])
+            self.y_scale_ = np.ones(Ya.shape[1])
+        self.n_features_in_ = int(Xa.shape[1])
+        self.n_traits_ = int(Ya.shape[1])
+        self._one_d = one_d
+        Xs = self._x(Xa)
+        Ys = ((Ya - self.y_mean_) / self.y_scale_).astype(np.float32)
+        if X_val is not None:
+            Xv = self._x(self._check_X(X_val, "X_val", Xa.shape[1]))
+            Yv_raw, _ = _as_targets(y_val, "y_val", Xv.shape[0])
+            if Yv_raw.shape[1] != Ya.shape[1]:
+                raise InputDataError(f"y_val: {Yv_raw.shape[1]} traits, y has {Ya.shape[1]}.")
+            Yv = ((Yv_raw - self.y_mean_) / self.y_scale_).astype(np.float32)
+            return FitData(Xs, Ys, Xv, Yv)
+        tr, va = self._split(Xs.shape[0], np.random.default_rng(int(self.random_state)))
+        if va.size:
+            return FitData(Xs[tr], Ys[tr], Xs[va], Ys[va])
+        return FitData(Xs[tr], Ys[tr])
+
+    def _build_module(self, n_features: int) -> GRVSNNNet:
+        return GRVSNNNet(n_features, self.n_traits_, n_hidden=int(self.n_hidden),
+                         dropout=float(self.dropout), gate=self.gate)
+
+    def _loss_fn(self):
+        return masked_mse
+
+    def _training_callbacks(self, callbacks, has_val: bool) -> list:
+        cbs = list(callbacks)
+        if has_val:
+            cbs.insert(0, EarlyStopping("val_loss", patience=int(self.patience)))
+        return cbs
+
+    def _after_fit(self, result, data: FitData, device) -> None:
+        if data.X_val is not None and result.best_epoch is not None:
+            self.best_val_loss_ = float(result.history[result.best_epoch - 1]["val_loss"])
+        elif data.X_val is not None:
+            self.best_val_loss_ = float(evaluate_module(
+                self.model_, torch.from_numpy(data.X_val), torch.from_numpy(data.y_val),
+                loss_fn=masked_mse, device=device)["loss"])
+        else:
+            self.best_val_loss_ = float("nan")
+        self.feature_importances_ = self._mean_weights(data.X)
+        self._update_selection()
+
+    def _extra_state(self) -> dict:
+        arrays = {k: torch.from_numpy(np.asarray(getattr(self, f"{k}_"), dtype=np.float64))
+                  for k in ("x_mean", "x_scale", "y_mean", "y_scale", "feature_importances")}
+        return {"n_traits": int(self.n_traits_), "one_d": bool(self._one_d),
+                "best_val_loss": float(self.best_val_loss_), **arrays}
+
+    def _restore_state(self, payload: dict) -> None:
+        self.n_traits_ = int(payload["n_traits"])
+        self._one_d = bool(payload["one_d"])
+        self.best_val_loss_ = float(payload["best_val_loss"])
+        for k in ("x_mean", "x_scale", "y_mean", "y_scale", "feature_importances"):
+            setattr(self, f"{k}_", payload[k].numpy())
+        self._update_selection()
 
     # ------------------------------------------------------------------ standardisation
     def _x(self, X) -> np.ndarray:
@@ -286,17 +365,17 @@ class GRVSNNRegressor(RegressorMixin, BaseEstimator):
         return np.sort(perm[n_val:]), np.sort(perm[:n_val])
 
     # ------------------------------------------------------------------ API
-    def fit(self, X, Y, *, X_val=None, Y_val=None, callbacks=()):
+    def fit(self, X, y, *, X_val=None, y_val=None, callbacks=()):
         """Train the network with early stopping on a validation split.
 
         Parameters
         ----------
         X : array-like (n, P)
             Inputs (markers and loadings), no missing values.
-        Y : array-like (n,) or (n, T)
+        y : array-like (n,) or (n, T)
             Trait values; NaN = missing (masked in the loss). Each trait needs at least two
             observed values.
-        X_val, Y_val : optional
+        X_val, y_val : optional
             Explicit validation data for early stopping (never the test fold). Without them,
             ``validation_fraction`` of the rows are held out.
         callbacks : sequence of :class:`genoapp.train.Callback`
@@ -314,87 +393,7 @@ class GRVSNNRegressor(RegressorMixin, BaseEstimator):
         ConfigError
             Bad hyper-parameters or an unavailable device.
         """
-        self._check_params()
-        Xa = _as_2d_float(X, "X")
-        Ya, one_d = _as_targets(Y, "Y", Xa.shape[0])
-        n_obs = (~np.isnan(Ya)).sum(axis=0)
-        if (n_obs < 2).any():
-            bad = np.flatnonzero(n_obs < 2).tolist()
-            raise InputDataError(
-                f"Y: trait column(s) {bad} have fewer than 2 observed values among the {len(Ya)} "
-                "training rows; drop those traits."
-            )
-        if (X_val is None) != (Y_val is None):
-            raise ConfigError("X_val and Y_val: pass both or neither.")
-        seed = int(self.random_state)
-        rng = np.random.default_rng(seed)
-        if self.standardize:
-            self.x_mean_ = Xa.mean(axis=0, dtype=np.float64)
-            sd = Xa.std(axis=0, dtype=np.float64)
-            self.x_scale_ = np.where(sd > 1e-12, sd, 1.0)
-            self.y_mean_ = np.nanmean(Ya, axis=0)
-            ysd = np.nanstd(Ya, axis=0)
-            self.y_scale_ = np.where(ysd > 1e-12, ysd, 1.0)
-        else:
-            self.x_mean_ = np.zeros(Xa.shape[1])
-            self.x_scale_ = np.ones(Xa.shape[1])
-            self.y_mean_ = np.zeros(Ya.shape[1])
-            self.y_scale_ = np.ones(Ya.shape[1])
-        Xs = self._x(Xa)
-        Ys = ((Ya - self.y_mean_) / self.y_scale_).astype(np.float32)
-        if X_val is not None:
-            Xv = self._x(_as_2d_float(X_val, "X_val", Xa.shape[1]))
-            Yv_raw, _ = _as_targets(Y_val, "Y_val", Xv.shape[0])
-            if Yv_raw.shape[1] != Ya.shape[1]:
-                raise InputDataError(f"Y_val: {Yv_raw.shape[1]} traits, Y has {Ya.shape[1]}.")
-            Yv = ((Yv_raw - self.y_mean_) / self.y_scale_).astype(np.float32)
-            Xt, Yt = Xs, Ys
-        else:
-            tr, va = self._split(Xs.shape[0], rng)
-            Xt, Yt = Xs[tr], Ys[tr]
-            Xv, Yv = (Xs[va], Ys[va]) if va.size else (None, None)
-        device = resolve_device(self.device)
-        t0 = time.perf_counter()
-        forks = [device.index or 0] if device.type == "cuda" else []
-        with torch.random.fork_rng(devices=forks):
-            torch.manual_seed(seed)
-            model = GRVSNNNet(Xa.shape[1], Ya.shape[1], n_hidden=int(self.n_hidden),
-                              dropout=float(self.dropout), gate=self.gate).to(device)
-            optimizer = torch.optim.Adam(model.parameters(), lr=float(self.learning_rate),
-                                         weight_decay=float(self.weight_decay))
-            cbs = list(callbacks)
-            if Xv is not None:
-                cbs.insert(0, EarlyStopping("val_loss", patience=int(self.patience)))
-            res = train_module(
-                model, torch.from_numpy(Xt), torch.from_numpy(Yt), loss_fn=masked_mse,
-                optimizer=optimizer, epochs=int(self.max_epochs),
-                batch_size=int(self.batch_size), device=device,
-                X_val=None if Xv is None else torch.from_numpy(Xv),
-                y_val=None if Yv is None else torch.from_numpy(Yv),
-                callbacks=cbs, monitor="val_loss" if Xv is not None else None,
-                random_state=seed,
-            )
-        model.eval()
-        self.model_ = model
-        self.device_ = str(device)
-        self.n_features_in_ = int(Xa.shape[1])
-        self.n_traits_ = int(Ya.shape[1])
-        self._one_d = one_d
-        self.history_ = res.history
-        self.best_epoch_ = res.best_epoch
-        self.stopped_early_ = bool(res.stopped_early)
-        if Xv is not None and res.best_epoch is not None:
-            self.best_val_loss_ = float(res.history[res.best_epoch - 1]["val_loss"])
-        elif Xv is not None:
-            self.best_val_loss_ = float(evaluate_module(
-                model, torch.from_numpy(Xv), torch.from_numpy(Yv), loss_fn=masked_mse,
-                device=device)["loss"])
-        else:
-            self.best_val_loss_ = float("nan")
-        self.feature_importances_ = self._mean_weights(Xt)
-        self._update_selection()
-        self.fit_seconds_ = time.perf_counter() - t0
-        return self
+        return super().fit(X, y, X_val=X_val, y_val=y_val, callbacks=callbacks)
 
     def _update_selection(self) -> None:
         imp = self.feature_importances_
@@ -409,18 +408,11 @@ class GRVSNNRegressor(RegressorMixin, BaseEstimator):
         scaled = imp / imp.max() if self.importance_scale == "max" and imp.max() > 0 else imp
         return scaled >= float(threshold)
 
-    @torch.no_grad()
-    def _forward(self, Xs: np.ndarray, what: str, batch_size: int = 1024) -> np.ndarray:
-        model = self.model_
-        model.eval()
-        device = next(model.parameters()).device
-        out = []
-        for start in range(0, Xs.shape[0], batch_size):
-            xb = torch.from_numpy(Xs[start:start + batch_size]).to(device)
-            if what == "weights":
-                out.append(model.selection(xb)[0].cpu().numpy())
-            else:
-                out.append(model(xb).cpu().numpy())
+    def _forward(self, Xs: np.ndarray, what: str) -> np.ndarray:
+        if what == "weights":
+            out = self._predict_batches(Xs, lambda m, xb: m.selection(xb)[0].cpu().numpy())
+        else:
+            out = self._predict_batches(Xs, lambda m, xb: m(xb).cpu().numpy())
         if not out:
             return np.empty((0, self.n_features_in_ if what == "weights" else self.n_traits_))
         return np.concatenate(out).astype(np.float64)
@@ -439,17 +431,15 @@ class GRVSNNRegressor(RegressorMixin, BaseEstimator):
         Returns
         -------
         numpy.ndarray
-            ``(n, T)``, or ``(n,)`` when ``fit`` got a 1-D ``Y``.
+            ``(n, T)``, or ``(n,)`` when ``fit`` got a 1-D ``y``.
         """
-        self._check_fitted()
-        Xs = self._x(_as_2d_float(X, "X", self.n_features_in_))
+        Xs = self._x(self._check_predict_X(X))
         pred = self._forward(Xs, "predict") * self.y_scale_ + self.y_mean_
         return pred[:, 0] if self._one_d else pred
 
     def selection_weights(self, X) -> np.ndarray:
         """Per-sample selection weights ``w`` (n, P), rows summing to 1 (eval mode)."""
-        self._check_fitted()
-        return self._forward(self._x(_as_2d_float(X, "X", self.n_features_in_)), "weights")
+        return self._forward(self._x(self._check_predict_X(X)), "weights")
 
     def score(self, X, y, sample_weight=None):
         """Mean R^2 over traits (scikit-learn's ``r2_score`` on observed values)."""
@@ -458,6 +448,8 @@ class GRVSNNRegressor(RegressorMixin, BaseEstimator):
         pred = np.asarray(self.predict(X))
         Y, _ = _as_targets(y, "y", pred.shape[0])
         P = pred[:, None] if pred.ndim == 1 else pred
-        scores = [r2_score(Y[~np.isnan(Y[:, t]), t], P[~np.isnan(Y[:, t]), t])
+        scores = [r2_score(Y[~np.isnan(Y[:, t]), t], P[~np.isnan(Y[:, t]), t],
+                           sample_weight=None if sample_weight is None
+                           else np.asarray(sample_weight)[~np.isnan(Y[:, t])])
                   for t in range(Y.shape[1])]
         return float(np.mean(scores))

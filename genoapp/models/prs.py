@@ -25,7 +25,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
@@ -33,66 +32,11 @@ from sklearn.linear_model import LogisticRegression
 from genoapp.errors import ConfigError, InputDataError
 from genoapp.features import MeanImputer
 from genoapp.models._validation import check_fit_data, check_predict_data
+from genoapp.qc.assoc import allelic_association
 
 __all__ = ["allelic_association", "ld_clump", "PolygenicRiskScore", "AuthorsPRSClassifier"]
 
-
-def allelic_association(G, y) -> pd.DataFrame:
-    """Allelic 1-df chi-squared test of every SNP (PLINK 1.9 ``--assoc``), cases vs controls.
-
-    The genotype counts come from :func:`genoapp.qc.counts.scan_dense` and the test from
-    :func:`genoapp.qc.allelic_test` (PLINK 1.9 semantics, checked against plink1.9); this
-    function adds the allele counts and the effect size the PRS needs.
-
-    Parameters
-    ----------
-    G : array-like (n_samples, n_snps)
-        Dosages of A1 (0, 1, 2), NaN = missing (ignored per SNP); non-integer (imputed)
-        dosages are rounded to genotype classes, as :func:`genoapp.qc.counts.scan_dense` does.
-    y : array-like (n_samples,)
-        1 = case, 0 = control.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per SNP: ``a1_cases``, ``a2_cases``, ``a1_controls``, ``a2_controls`` (allele
-        counts), ``chisq`` (Pearson, no continuity correction), ``p`` (NaN where PLINK prints
-        NA: an empty row or column of the allele table), ``or`` (odds ratio of A1, cases vs
-        controls; NaN where PLINK prints NA) and ``beta``: the log odds ratio, with Haldane's
-        correction (+0.5 in every cell) where a cell is 0 so that it stays finite.
-
-    Raises
-    ------
-    InputDataError
-        Shapes disagree, labels other than 0/1, dosages outside [0, 2].
-    """
-    from genoapp.qc import allelic_test
-    from genoapp.qc.counts import HET, HOM_A1, HOM_A2, scan_dense
-
-    G = np.asarray(G)
-    y = np.asarray(y)
-    if G.ndim != 2 or y.shape != (G.shape[0],):
-        raise InputDataError(
-            f"association: G {G.shape} and y {y.shape} do not match (samples x SNPs, samples)."
-        )
-    if not np.isin(y, (0, 1)).all():
-        raise InputDataError("association: y must be 0 (control) / 1 (case).")
-    if G.dtype.kind != "f":
-        G = G.astype(np.float64)
-    counts = scan_dense(G, groups=y.astype(np.int64)).counts.astype(np.float64)
-    case, ctrl = counts[:, 1, :], counts[:, 0, :]
-    test = allelic_test(case, ctrl)
-    a = 2.0 * case[:, HOM_A1] + case[:, HET]
-    b = 2.0 * case[:, HOM_A2] + case[:, HET]
-    c = 2.0 * ctrl[:, HOM_A1] + ctrl[:, HET]
-    d = 2.0 * ctrl[:, HOM_A2] + ctrl[:, HET]
-    zero = (a == 0) | (b == 0) | (c == 0) | (d == 0)
-    ah, bh, ch, dh = (np.where(zero, v + 0.5, v) for v in (a, b, c, d))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        beta = np.log((ah * dh) / (bh * ch))
-    return pd.DataFrame({"a1_cases": a, "a2_cases": b, "a1_controls": c, "a2_controls": d,
-                         "chisq": test["CHISQ"].to_numpy(), "p": test["P"].to_numpy(),
-                         "or": test["OR"].to_numpy(), "beta": beta})
+# the association test lives with the other tests in genoapp.qc (re-exported here)
 
 
 def ld_clump(G, p, *, chrom, pos, p1: float = 1.0, r2: float = 0.1, kb: float = 250.0) -> np.ndarray:

@@ -20,19 +20,19 @@ is computed as one matrix product over the unfolded 3-bp windows (the same cross
 
 from __future__ import annotations
 
-import time
+import warnings
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.base import BaseEstimator, RegressorMixin
-from sklearn.exceptions import NotFittedError
+from sklearn.base import RegressorMixin
+from sklearn.exceptions import DataConversionWarning
 from torch import nn
 
 from genoapp.errors import ConfigError, InputDataError
+from genoapp.models._torch import FitData, TorchEstimator
+from genoapp.models._validation import as_real_array
 from genoapp.train.callbacks import EarlyStopping
-from genoapp.train.device import resolve_device
-from genoapp.train.trainer import train_module
 
 __all__ = ["SequenceCNN", "SequenceCNNRegressor"]
 
@@ -186,8 +186,11 @@ def _mse(out: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
     return F.mse_loss(out, yb)
 
 
-class SequenceCNNRegressor(RegressorMixin, BaseEstimator):
+class SequenceCNNRegressor(RegressorMixin, TorchEstimator):
     """The thesis CNN as a scikit-learn style regressor on one-hot sequences.
+
+    Built on :class:`genoapp.models._torch.TorchEstimator` (seeding, devices, training loop,
+    fitted attributes, batched prediction, save/load).
 
     Parameters
     ----------
@@ -217,12 +220,21 @@ class SequenceCNNRegressor(RegressorMixin, BaseEstimator):
         ``lr``, ``seconds`` (MSE in the units of ``y``).
     device_ : str
     n_positions_in_ : int
-        Sequence length L seen in ``fit``.
+        Sequence length L seen in ``fit`` (also ``n_features_in_``).
+    n_features_in_ : int
+        The sequence length L (``X.shape[1]``, as scikit-learn counts it).
     best_epoch_ : int or None
         1-based epoch whose weights are kept (lowest validation loss); None without validation.
     stopped_early_ : bool
     fit_seconds_ : float
     """
+
+    _format = "genoapp.SequenceCNNRegressor"
+    _format_version = 1
+    _module_attr = "model_"
+    _monitor = "val_loss"
+    _what = "sequence CNN model"
+    _param_hints = {"dropout": "The thesis used 0.05.", "learning_rate": "Keras' default is 1e-3."}
 
     def __init__(self, *, n_filters=256, kernel_size=3, pool_size=4, conv_activation="linear",
                  dropout=0.05, learning_rate=1e-3, epochs=100, batch_size=32, patience=10,
@@ -239,8 +251,15 @@ class SequenceCNNRegressor(RegressorMixin, BaseEstimator):
         self.device = device
         self.random_state = random_state
 
-    def _check_params(self) -> None:
-        for name in ("n_filters", "kernel_size", "pool_size", "epochs", "batch_size", "patience"):
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.three_d_array = True
+        return tags
+
+    # ------------------------------------------------------------------ TorchEstimator hooks
+    def _check_extra_params(self) -> None:
+        for name in ("n_filters", "kernel_size", "pool_size"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1:
                 raise ConfigError(f"{name}: must be a positive integer, got {v!r}.")
@@ -248,38 +267,37 @@ class SequenceCNNRegressor(RegressorMixin, BaseEstimator):
             raise ConfigError(
                 f"conv_activation: must be 'linear' or 'relu', got {self.conv_activation!r}."
             )
-        d = self.dropout
-        if not isinstance(d, int | float | np.number) or not 0.0 <= float(d) < 1.0:
-            raise ConfigError(f"dropout: must be in [0, 1), got {d!r}. The thesis used 0.05.")
-        lr = self.learning_rate
-        if not isinstance(lr, int | float | np.number) or not float(lr) > 0:
-            raise ConfigError(f"learning_rate: must be > 0, got {lr!r}. Keras' default is 1e-3.")
-        if isinstance(self.random_state, bool) or not isinstance(self.random_state, int | np.integer):
-            raise ConfigError(f"random_state: must be an integer seed, got {self.random_state!r}.")
 
-    @staticmethod
-    def _check_X(X, name: str, length: int | None = None) -> np.ndarray:
-        if isinstance(X, torch.Tensor):
-            X = X.detach().cpu().numpy()
-        arr = np.asarray(X)
+    def _check_X(self, X, name: str, length: int | None = None) -> np.ndarray:
+        arr = as_real_array(X, name, what="sequences")
         if arr.ndim != 3 or arr.shape[2] != 4:
             raise InputDataError(
                 f"{name}: expected one-hot sequences of shape (n, L, 4) (see "
-                f"genoapp.learn.one_hot), got shape {arr.shape}."
+                f"genoapp.learn.one_hot), got shape {arr.shape}. Reshape your data."
             )
+        if arr.shape[0] == 0 or arr.shape[1] == 0:
+            raise InputDataError(f"{name}: no sequences or empty sequences, shape {arr.shape}.")
+        if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+            raise InputDataError(f"{name}: expected numeric one-hot sequences, got dtype {arr.dtype}.")
         arr = np.ascontiguousarray(arr, dtype=np.float32)
         if not np.isfinite(arr).all():
-            raise InputDataError(f"{name}: contains missing or infinite values.")
+            raise InputDataError(f"{name}: contains missing or infinite values (NaN, inf).")
         if length is not None and arr.shape[1] != length:
             raise InputDataError(
-                f"{name}: sequences of {arr.shape[1]} bp, but the model was trained on "
-                f"{length} bp."
+                f"{name} has {arr.shape[1]} features, but {type(self).__name__} is expecting "
+                f"{length} features as input (sequence positions): sequences of {arr.shape[1]} "
+                f"bp, but the model was trained on {length} bp."
             )
         return arr
 
     @staticmethod
     def _check_y(y, name: str, n: int) -> np.ndarray:
         arr = np.asarray(y, dtype=np.float64)
+        if arr.ndim == 2 and arr.shape[1] == 1:
+            warnings.warn("A column-vector y was passed when a 1d array was expected "
+                          f"({name} of shape (n, 1)); using its one column.",
+                          DataConversionWarning, stacklevel=4)
+            arr = arr[:, 0]
         if arr.ndim != 1 or arr.shape[0] != n:
             raise InputDataError(f"{name}: expected {n} phenotype values, got shape {arr.shape}.")
         if not np.isfinite(arr).all():
@@ -287,6 +305,34 @@ class SequenceCNNRegressor(RegressorMixin, BaseEstimator):
                                  "phenotype value(s); drop those sequences first.")
         return arr.astype(np.float32)
 
+    def _prepare_fit(self, X, y, X_val, y_val) -> FitData:
+        Xa = self._check_X(X, "X")
+        ya = self._check_y(y, "y", Xa.shape[0])
+        Xv = yv = None
+        if X_val is not None:
+            Xv = self._check_X(X_val, "X_val", Xa.shape[1])
+            yv = self._check_y(y_val, "y_val", Xv.shape[0])
+        self.n_features_in_ = self.n_positions_in_ = int(Xa.shape[1])
+        return FitData(Xa, ya, Xv, yv)
+
+    def _build_module(self, n_features: int) -> SequenceCNN:
+        return SequenceCNN(n_features, n_filters=int(self.n_filters),
+                           kernel_size=int(self.kernel_size), pool_size=int(self.pool_size),
+                           conv_activation=self.conv_activation, dropout=float(self.dropout))
+
+    def _loss_fn(self):
+        return _mse
+
+    def _training_callbacks(self, callbacks, has_val: bool) -> list:
+        cbs = list(callbacks)
+        if has_val:
+            cbs.append(EarlyStopping("val_loss", patience=int(self.patience)))
+        return cbs
+
+    def _restore_state(self, payload: dict) -> None:
+        self.n_positions_in_ = int(payload["n_features_in"])
+
+    # ------------------------------------------------------------------ API
     def fit(self, X, y, *, X_val=None, y_val=None, callbacks=()):
         """Train the CNN with MSE and Adam.
 
@@ -314,58 +360,10 @@ class SequenceCNNRegressor(RegressorMixin, BaseEstimator):
         ConfigError
             Bad hyper-parameters, too short sequences or an unavailable device.
         """
-        self._check_params()
-        Xa = self._check_X(X, "X")
-        ya = self._check_y(y, "y", Xa.shape[0])
-        if (X_val is None) != (y_val is None):
-            raise ConfigError("X_val and y_val: pass both or neither.")
-        Xv = yv = None
-        if X_val is not None:
-            Xv = self._check_X(X_val, "X_val", Xa.shape[1])
-            yv = self._check_y(y_val, "y_val", Xv.shape[0])
-        device = resolve_device(self.device)
-        seed = int(self.random_state)
-        cbs = list(callbacks)
-        if Xv is not None:
-            cbs.append(EarlyStopping("val_loss", patience=int(self.patience)))
-        t0 = time.perf_counter()
-        forked = [device.index or 0] if device.type == "cuda" else []
-        with torch.random.fork_rng(devices=forked):
-            torch.manual_seed(seed)
-            model = SequenceCNN(Xa.shape[1], n_filters=int(self.n_filters),
-                                kernel_size=int(self.kernel_size), pool_size=int(self.pool_size),
-                                conv_activation=self.conv_activation,
-                                dropout=float(self.dropout)).to(device)
-            optimizer = torch.optim.Adam(model.parameters(), lr=float(self.learning_rate))
-            res = train_module(
-                model, torch.from_numpy(Xa), torch.from_numpy(ya), loss_fn=_mse,
-                optimizer=optimizer, epochs=int(self.epochs), batch_size=int(self.batch_size),
-                device=device, X_val=None if Xv is None else torch.from_numpy(Xv),
-                y_val=None if yv is None else torch.from_numpy(yv), callbacks=cbs,
-                monitor="val_loss", random_state=seed,
-            )
-        model.eval()
-        self.model_ = model
-        self.history_ = res.history
-        self.device_ = str(device)
-        self.n_positions_in_ = int(Xa.shape[1])
-        self.best_epoch_ = res.best_epoch
-        self.stopped_early_ = bool(res.stopped_early)
-        self.fit_seconds_ = time.perf_counter() - t0
-        return self
+        return super().fit(X, y, X_val=X_val, y_val=y_val, callbacks=callbacks)
 
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "model_"):
-            raise NotFittedError("This SequenceCNNRegressor is not fitted yet; call fit first.")
-
-    @torch.no_grad()
     def predict(self, X, *, batch_size: int = 1024) -> np.ndarray:
         """Predicted phenotype, shape (n,) float64, in the units of the training ``y``."""
-        self._check_fitted()
-        Xa = self._check_X(X, "X", self.n_positions_in_)
-        model = self.model_
-        model.eval()
-        device = next(model.parameters()).device
-        out = [model(torch.from_numpy(Xa[s:s + batch_size]).to(device)).cpu()
-               for s in range(0, Xa.shape[0], int(batch_size))]
-        return torch.cat(out).double().numpy() if out else np.zeros(0)
+        Xa = self._check_predict_X(X)
+        out = self._predict_batches(Xa, lambda m, xb: m(xb).cpu().numpy(), batch_size=batch_size)
+        return np.concatenate(out).astype(np.float64) if out else np.zeros(0)

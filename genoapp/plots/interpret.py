@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 from genoapp.io.genes import chrom_order
 
 __all__ = ["gene_score_histogram", "gene_score_genome", "null_histogram", "accuracy_vs_genes_figure",
-           "ga_progress_figure", "model_comparison_figure", "recall_figure"]
+           "ga_progress_figure", "model_comparison_figure", "recall_figure", "gene_scan_null_figure"]
 
 _RED = "#d62728"
 _BLUE = "#1f77b4"
@@ -117,7 +117,8 @@ def gene_score_genome(table: pd.DataFrame, *, title: str = "Case coupling along 
 
 def null_histogram(null_values, observed: float, *, mean: float | None = None, sd: float | None = None,
                    z: float | None = None, p_value: float | None = None, n_genes: int | None = None,
-                   metric: str = "accuracy", title: str | None = None, n_bins: int = 40) -> go.Figure:
+                   metric: str = "accuracy", title: str | None = None, n_bins: int = 40,
+                   degenerate: str | None = None) -> go.Figure:
     """Histogram of a random-gene-set null with the observed value (DiseaseCapsule Fig. 4b).
 
     Parameters
@@ -133,11 +134,25 @@ def null_histogram(null_values, observed: float, *, mean: float | None = None, s
     metric : str, default "accuracy"
     title : str, optional
     n_bins : int, default 40
+    degenerate : str, optional
+        ``NullResult.degenerate_reason`` of a degenerate comparison (one predicted class, SD 0):
+        no histogram is drawn; the figure says "no test" with the reason and the two values.
 
     Returns
     -------
     plotly.graph_objects.Figure
     """
+    if degenerate:
+        v = np.asarray(null_values, dtype=float)
+        head = title or (f"Test {metric} with {n_genes:,} genes kept" if n_genes else f"Test {metric}, gene sets kept")
+        fig = go.Figure()
+        fig.add_annotation(x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False, align="center",
+                           text=(f"<b>No test</b>: {degenerate}.<br>Tested set: {metric} {observed:.3f}; "
+                                 f"{v.size:,} random sets: {metric} {np.nanmean(v) if v.size else float('nan'):.3f}"),
+                           font={"color": _RED, "size": 13})
+        fig.update_layout(title={"text": head + " — no test (degenerate)"}, template="plotly_white", height=300,
+                          xaxis={"visible": False}, yaxis={"visible": False}, showlegend=False)
+        return fig
     v = np.asarray(null_values, dtype=float)
     mean = float(np.mean(v)) if mean is None and v.size else mean
     sd = float(np.std(v, ddof=1)) if sd is None and v.size > 1 else sd
@@ -284,4 +299,82 @@ def recall_figure(rows: pd.DataFrame, *, title: str = "Planted genes recovered")
                                   "arrayminus": np.zeros(len(rows))}))
     fig.update_layout(title=title, barmode="group", yaxis={"range": [0, 1], "title": "recall of planted genes"},
                       template="plotly_white", height=360)
+    return fig
+
+
+def gene_scan_null_figure(table: pd.DataFrame, null_values, *, n_labels: int = 10,
+                          title: str = "Gene scan against permuted-label networks",
+                          n_bins: int = 60, log_y: bool = True) -> go.Figure:
+    """Distribution of the real genes' standardised scores over the permuted-label null.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`genoapp.interpret.null.gene_scan_null` output (``gene``, ``z``, ``q``,
+        ``significant``; ``attrs`` ``n_networks``, ``alpha``, ``scale``).
+    null_values : array-like
+        The pooled null on the same scale
+        (:func:`genoapp.interpret.null.null_score_deviations` with the same ``scale``).
+    n_labels : int, default 10
+        Significant genes named on the figure, best first.
+    title : str
+    n_bins : int, default 60
+    log_y : bool, default True
+        Logarithmic density axis, so that the tails (where the findings are) are visible.
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        Two step histograms as densities on common bins (grey: the R x G null values; blue:
+        the G real genes) and the significant genes as red ticks along the bottom, the first
+        ``n_labels`` named. The x axis is the score minus its network's median, divided by its
+        robust spread (``scale="mad"``) or not.
+    """
+    z = table["z"].to_numpy(dtype=float)
+    v = np.asarray(null_values, dtype=float)
+    v = v[np.isfinite(v)]
+    sig = table["significant"].to_numpy(dtype=bool)
+    attrs = getattr(table, "attrs", {}) or {}
+    R, alpha = attrs.get("n_networks"), attrs.get("alpha", 0.05)
+    both = np.concatenate([z[np.isfinite(z)], v])
+    lo, hi = (float(both.min()), float(both.max())) if both.size else (0.0, 1.0)
+    edges = np.linspace(lo, hi if hi > lo else lo + 1.0, int(max(n_bins, 1)) + 1)
+    mids = 0.5 * (edges[1:] + edges[:-1])
+    width = float(edges[1] - edges[0])
+
+    def density(x):
+        c, _ = np.histogram(x, bins=edges)
+        return c / max(c.sum(), 1) / width
+
+    dn, dr = density(v), density(z)
+    pos = np.concatenate([dn[dn > 0], dr[dr > 0]])
+    floor = float(pos.min()) / 3 if pos.size else 1e-3
+    fig = go.Figure()
+    for d, colour, name, what in ((dn, _GREY, f"null: {v.size:,} genes x networks (permuted labels)", "null"),
+                                  (dr, _BLUE, f"real network: {z.size:,} genes", "real")):
+        fig.add_trace(go.Bar(x=mids, y=np.where(d > 0, d, np.nan), width=width, marker_color=colour,
+                             opacity=0.6, name=name,
+                             hovertemplate="%{x:.3g}<br>density %{y:.3g}<extra>" + what + "</extra>"))
+    if sig.any():
+        d = table[sig]
+        fig.add_trace(go.Scatter(x=d["z"], y=np.full(len(d), floor), mode="markers", name="significant genes",
+                                 marker={"symbol": "line-ns-open", "size": 16, "color": _RED, "line": {"width": 2}},
+                                 text=d["gene"], customdata=d["q"],
+                                 hovertemplate="%{text}<br>z = %{x:.3g}<br>q = %{customdata:.3g}<extra></extra>"))
+        for i, (_, row) in enumerate(d.head(int(n_labels)).iterrows()):
+            fig.add_annotation(x=float(row["z"]), y=np.log10(floor) if log_y else floor, yshift=16 + 14 * (i % 4),
+                               text=str(row["gene"]), showarrow=False, xanchor="left",
+                               font={"color": _RED, "size": 10})
+    n_sig = int(sig.sum())
+    sub = (f"{n_sig:,} of {z.size:,} genes significant (Benjamini-Hochberg q < {alpha:g})" if n_sig else
+           f"no gene beyond the permuted-label null (q < {alpha:g})")
+    if R:
+        sub += f" against {R} permuted-label network{'s' if R != 1 else ''}"
+    xl = ("(score − network median) / robust spread" if attrs.get("scale", "mad") == "mad"
+          else "score − network median")
+    fig.update_layout(title={"text": f"{title}<br><sup>{sub}</sup>"}, barmode="overlay", bargap=0,
+                      xaxis_title=xl, yaxis_title="density", template="plotly_white", height=420,
+                      legend={"orientation": "h", "y": -0.2})
+    if log_y:
+        fig.update_yaxes(type="log", exponentformat="power")
     return fig

@@ -1,8 +1,8 @@
 """Figures for quantitative traits: scree plot, observed vs predicted, importance, comparisons.
 
 Pure functions: tables in, ``plotly.graph_objects.Figure`` out (the page adds display and
-downloads). Inputs are the tables of :class:`genoapp.quantitative.QuantitativeRun` and
-:class:`genoapp.train.cv.CVResult`.
+downloads). Inputs are the tables of a quantitative :class:`genoapp.workflows.ProtocolResult` (or of a
+saved run).
 """
 
 from __future__ import annotations
@@ -85,9 +85,9 @@ def observed_vs_predicted(predictions: pd.DataFrame, *, model: str, trait: str,
     Parameters
     ----------
     predictions : pandas.DataFrame
-        ``QuantitativeRun.predictions()`` or ``CVResult.predictions``: ``model``, ``trait``,
+        ``ProtocolResult.predictions`` of a quantitative run: ``model``, ``trait``,
         ``repeat``, ``fold``, ``observed``, ``predicted``, ``observed_std``,
-        ``predicted_std`` (and ``inputs``).
+        ``predicted_std`` (and ``input``).
     model, trait : str
     inputs : str, optional
         Input set to show (when the table has several).
@@ -106,8 +106,8 @@ def observed_vs_predicted(predictions: pd.DataFrame, *, model: str, trait: str,
     """
     p = predictions
     sel = (p["model"] == model) & (p["trait"] == trait)
-    if inputs is not None and "inputs" in p.columns:
-        sel &= p["inputs"] == inputs
+    if inputs is not None and "input" in p.columns:
+        sel &= p["input"] == inputs
     d = p.loc[sel]
     xcol, ycol = ("observed_std", "predicted_std") if scale == "standardised" else (
         "observed", "predicted")
@@ -190,8 +190,8 @@ def model_comparison_figure(summary: pd.DataFrame, *, metric: str = "r") -> go.F
     Parameters
     ----------
     summary : pandas.DataFrame
-        ``QuantitativeRun.summary()`` (``inputs``, ``model``, ``trait``, ``<metric>_mean``,
-        ``<metric>_sd``) or ``CVResult.summary()`` (no ``inputs``).
+        ``ProtocolResult.summary()`` of a quantitative run (``input``, ``model``, ``trait``,
+        ``<metric>_mean``, ``<metric>_sd``).
     metric : {"r", "mse", "dcor"}
 
     Returns
@@ -199,13 +199,13 @@ def model_comparison_figure(summary: pd.DataFrame, *, metric: str = "r") -> go.F
     plotly.graph_objects.Figure
     """
     s = summary.copy()
-    if "inputs" not in s.columns:
-        s["inputs"] = "inputs"
-    sets = list(dict.fromkeys(s["inputs"]))
+    if "input" not in s.columns:
+        s["input"] = "inputs"
+    sets = list(dict.fromkeys(s["input"]))
     models = list(dict.fromkeys(s["model"]))
     fig = make_subplots(rows=1, cols=len(sets), subplot_titles=sets, shared_yaxes=True)
     for c, inputs in enumerate(sets, start=1):
-        part = s[s["inputs"] == inputs]
+        part = s[s["input"] == inputs]
         for i, model in enumerate(models):
             g = part[part["model"] == model]
             if g.empty:
@@ -229,7 +229,8 @@ def fold_scores_figure(scores: pd.DataFrame, *, metric: str = "r",
     Parameters
     ----------
     scores : pandas.DataFrame
-        ``QuantitativeRun.scores()`` or ``CVResult.scores``.
+        ``ProtocolResult.metrics`` of a quantitative run (one row per model, input, trait and
+        outer fold).
     metric : {"r", "mse", "dcor"}
     trait : str, optional
         Default: the first trait.
@@ -240,16 +241,16 @@ def fold_scores_figure(scores: pd.DataFrame, *, metric: str = "r",
         Box plots with every fold shown as a point.
     """
     s = scores.copy()
-    if "inputs" not in s.columns:
-        s["inputs"] = "inputs"
+    if "input" not in s.columns:
+        s["input"] = "inputs"
     trait = trait or (s["trait"].iloc[0] if len(s) else "")
     s = s[s["trait"] == trait]
-    sets = list(dict.fromkeys(s["inputs"]))
+    sets = list(dict.fromkeys(s["input"]))
     models = list(dict.fromkeys(s["model"]))
     fig = make_subplots(rows=1, cols=max(len(sets), 1), subplot_titles=sets or [""],
                         shared_yaxes=True)
     for c, inputs in enumerate(sets, start=1):
-        part = s[s["inputs"] == inputs]
+        part = s[s["input"] == inputs]
         for i, model in enumerate(models):
             g = part[part["model"] == model]
             if g.empty:

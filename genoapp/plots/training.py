@@ -172,8 +172,8 @@ def fold_metrics_figure(fold_metrics: pd.DataFrame, *, metric: str = "roc_auc") 
     Parameters
     ----------
     fold_metrics : pandas.DataFrame
-        ``ProtocolResult.fold_metrics`` (columns ``model``, ``input``, ``seed``, ``fold``,
-        ``params`` and the metrics).
+        ``ProtocolResult.fold_metrics`` (columns ``model``, ``input``, ``seed``,
+        ``inner_fold``, ``params`` and the metrics).
     metric : str, default "roc_auc"
 
     Returns
@@ -186,9 +186,10 @@ def fold_metrics_figure(fold_metrics: pd.DataFrame, *, metric: str = "roc_auc") 
     fig = go.Figure()
     fm = pd.DataFrame(fold_metrics)
     if len(fm) and metric in fm:
+        g_col = "inner_fold" if "inner_fold" in fm else "fold"
         for inp, g in fm.groupby("input", sort=False):
             hover = [f"seed {s}, fold {int(f) + 1}<br>{p}" for s, f, p in
-                     zip(g["seed"], g["fold"], g.get("params", [""] * len(g)), strict=False)]
+                     zip(g["seed"], g[g_col], g.get("params", [""] * len(g)), strict=False)]
             fig.add_box(x=g["model"], y=g[metric], name=str(inp), boxpoints="all", jitter=0.4,
                         pointpos=0, text=hover, hovertemplate="%{x}: %{y:.3f}<br>%{text}")
         fig.update_layout(boxmode="group")
@@ -203,7 +204,7 @@ def comparison_figure(summary: pd.DataFrame, *, metric: str = "accuracy") -> go.
     Parameters
     ----------
     summary : pandas.DataFrame
-        :func:`genoapp.train.protocol.summarize_metrics` output (``model``, ``input``,
+        :func:`genoapp.workflows.summarize` output (``model``, ``input``,
         ``<metric>_mean``, ``<metric>_sd``).
     metric : str, default "accuracy"
 
@@ -224,3 +225,34 @@ def comparison_figure(summary: pd.DataFrame, *, metric: str = "accuracy") -> go.
     fig.update_layout(barmode="group", title=f"Test {metric}: mean ± SD over seeds",
                       yaxis_title=metric, yaxis_range=[0, 1], template="plotly_white")
     return fig
+
+
+def casecontrol_curves(predictions: pd.DataFrame, names: dict, *, input: str, seed) -> tuple:
+    """Labels, case scores and predictions of every model on one input and seed (SNP models
+    added), from a predictions table (``ProtocolResult.predictions`` or a saved run's), for
+    :func:`roc_curves`, :func:`pr_curves` and :func:`confusion_matrices`.
+
+    Parameters
+    ----------
+    predictions : pandas.DataFrame
+        Columns ``key``, ``input``, ``seed``, ``row``, ``label``, ``score``, ``prediction``.
+    names : dict of str -> str
+        Display name of each model key.
+    input : str
+    seed : int
+
+    Returns
+    -------
+    (numpy.ndarray or None, dict, dict)
+        ``y_true`` (test labels in row order), ``scores`` and ``preds`` keyed by model label.
+    """
+    ts = predictions
+    part = ts[(ts["seed"] == seed) & ((ts["input"] == input) | (ts["input"] == "SNPs"))]
+    scores, preds, y_true = {}, {}, None
+    for (key, i), g in part.groupby(["key", "input"], sort=False):
+        g = g.sort_values("row")
+        label = names.get(key, key) + (" (SNPs)" if i == "SNPs" and input != "SNPs" else "")
+        scores[label] = g["score"].to_numpy()
+        preds[label] = g["prediction"].to_numpy()
+        y_true = g["label"].to_numpy()
+    return y_true, scores, preds

@@ -8,11 +8,13 @@
 - Association: allelic chi-squared (``--assoc``), logistic (``--logistic``) and linear
   (``--linear``) regression, genomic control (:mod:`genoapp.qc.assoc`).
 - Batch-effect filter among controls (:mod:`genoapp.qc.batch`).
-- The QC page's whole flow, leakage-safe (:mod:`genoapp.qc.workflow`).
+- The QC page's whole flow (split, batch filter, GWAS on training samples) is a workflow:
+  :mod:`genoapp.workflows.qc`.
 - Rate functions on dense matrices (:mod:`genoapp.qc.basic`).
 """
 
 from genoapp.qc.assoc import (
+    allelic_association,
     allelic_test,
     allelic_test_bed,
     genomic_control_lambda,
@@ -35,7 +37,6 @@ from genoapp.qc.counts import GenotypeCounts, scan_bed, scan_dense
 from genoapp.qc.exact import fisher_exact_2x2, hwe_exact
 from genoapp.qc.funnel import autosome_mask, run_qc, run_qc_bed
 from genoapp.qc.pca import sample_pca
-from genoapp.qc.workflow import QCWorkflowConfig, QCWorkflowResult, run_qc_workflow
 
 __all__ = [
     "MISSING_INT",
@@ -44,9 +45,8 @@ __all__ = [
     "QCConfig",
     "QCResult",
     "QCStep",
-    "QCWorkflowConfig",
-    "QCWorkflowResult",
     "allele_counts_by_batch",
+    "allelic_association",
     "allele_frequency",
     "allelic_test",
     "allelic_test_bed",
@@ -60,7 +60,6 @@ __all__ = [
     "minor_allele_frequency",
     "run_qc",
     "run_qc_bed",
-    "run_qc_workflow",
     "sample_missing_rate",
     "sample_pca",
     "scan_bed",

@@ -1,6 +1,8 @@
-"""Sample call rate, variant call rate and MAF filters with PLINK 1.9 semantics.
+"""Sample call rate, variant call rate and MAF with PLINK 1.9 semantics: the rate functions, the
+filter settings (:class:`QCConfig`) and the funnel's result type (:class:`QCResult`).
 
-The three filters reproduce ``plink1.9 --bfile X --mind M --geno G --maf F --make-bed``
+The funnel itself is :func:`genoapp.qc.run_qc` (:mod:`genoapp.qc.funnel`). Its three basic filters
+reproduce ``plink1.9 --bfile X --mind M --geno G --maf F --make-bed``
 (PLINK v1.90b6.26; the same in ``--write-snplist`` and ``--keep``/``--extract`` runs), checked
 against ``plink1.9`` on the rice 44K and 1000 Genomes/HapMap3 data in ``tests/test_qc.py``.
 
@@ -62,7 +64,6 @@ __all__ = [
     "variant_missing_rate",
     "allele_frequency",
     "minor_allele_frequency",
-    "run_qc",
 ]
 
 #: PLINK 1.9's ``SMALL_EPSILON`` (2**-44), the relative tolerance of its filter thresholds.
@@ -438,7 +439,7 @@ class QCStep:
 
 @dataclasses.dataclass
 class QCResult:
-    """Outcome of :func:`run_qc`.
+    """Outcome of :func:`genoapp.qc.run_qc`.
 
     Attributes
     ----------
@@ -591,60 +592,3 @@ def _all_removed(axis: str, n: int, flag: str, best: float, what: str) -> Config
         f"PLINK 1.9 refuses to continue. Loosen the threshold above {best:.4g}, skip the "
         "filter (None), or check the input files."
     )
-
-
-def run_qc(
-    G, samples: pd.DataFrame, variants: pd.DataFrame, *, config: QCConfig | None = None
-) -> QCResult:
-    """Apply ``--mind``, ``--geno`` and ``--maf`` as PLINK 1.9 does and record each step.
-
-    Kept for backward compatibility; :func:`genoapp.qc.run_qc` (``genoapp.qc.funnel``) is the
-    full version (HWE, differential missingness, strata, phenotype).
-
-    Parameters
-    ----------
-    G : array of shape (n_samples, n_variants)
-        Dosage of allele A1 (0, 1, 2); float with NaN for missing or integer with -127 for
-        missing (bed-reader's ``int8`` read). Not modified; read in column blocks.
-    samples : pandas.DataFrame
-        One row per row of ``G``, with columns ``FID`` and ``IID`` (used in the removed-ID
-        tables).
-    variants : pandas.DataFrame
-        One row per column of ``G``, with columns ``chrom``, ``id`` and ``pos``.
-    config : QCConfig, optional
-        Thresholds; ``QCConfig()`` (mind 0.1, geno 0.1, maf 0.01) when omitted.
-
-    Returns
-    -------
-    QCResult
-        Masks of the kept samples and variants, the steps that ran in order with the IDs each
-        removed, and the statistics the filters used.
-
-    Raises
-    ------
-    InputDataError
-        ``G`` is not a 2-D genotype array with the coding above, is empty, or the tables lack
-        the columns or do not match the shape of ``G``.
-    ConfigError
-        ``config`` is not a QCConfig, or a filter would remove every sample or every variant
-        (PLINK 1.9 stops with an error there as well).
-
-    Notes
-    -----
-    Same result as ``plink1.9 --bfile X --mind M --geno G --maf F --make-bed`` (PLINK
-    v1.90b6.26) for data whose samples are all founders and whose variants are autosomal:
-
-    1. ``--mind`` over all variants: remove when ``n_missing > int(mind * m * (1 + 2**-44))``
-       (m = number of variants), i.e. missing rate > mind; a rate equal to ``mind`` is kept.
-    2. ``--geno`` over the n samples left: remove when
-       ``n_called * (1 / n) < (1 - geno) * (1 - 2**-44)``, i.e. missing rate > geno.
-    3. ``--maf`` on the frequencies of the same n samples, among the variants left by
-       ``--geno``: remove when ``MAF < maf * (1 - 2**-44)``. A variant with no call has
-       PLINK's frequency 0.5 and is kept by this step.
-
-    PLINK computes frequencies on founders only and treats X/Y/MT as haploid; genoapp uses all
-    remaining samples and treats every chromosome as an autosome (see the module docstring).
-    """
-    from genoapp.qc.funnel import run_qc as _run_qc
-
-    return _run_qc(G, samples, variants, config=config)

@@ -156,6 +156,7 @@ class Funnel:
     samples, variants : pandas.DataFrame
         Tables of the source's samples (FID, IID) and variants (chrom, id, pos).
     config : QCConfig
+        The QC settings (keyword-only, like every option after the data).
     y : array-like, optional
         Case/control phenotype per sample (1 case, 0 control, NaN unknown).
     strata : array-like, optional
@@ -164,7 +165,7 @@ class Funnel:
         A second label per sample kept in the count groups (for the batch-effect filter).
     """
 
-    def __init__(self, source, samples, variants, config: QCConfig, *, y=None, strata=None,
+    def __init__(self, source, samples, variants, *, config: QCConfig, y=None, strata=None,
                  batch=None):
         n, m = source.n_samples, source.n_variants
         if n == 0 or m == 0:
@@ -482,7 +483,7 @@ def run_qc(G, samples: pd.DataFrame, variants: pd.DataFrame, *, config: QCConfig
     """
     config = _check_config(config)
     G = _as_genotypes(G)
-    f = Funnel(_DenseSource(G), samples, variants, config, y=y, strata=strata)
+    f = Funnel(_DenseSource(G), samples, variants, config=config, y=y, strata=strata)
     f.sample_phase(count=label_mask is None and f.has_variant_filters())
     f.variant_phase(label_mask)
     return f.result()
@@ -532,7 +533,7 @@ def run_qc_bed(genotypes, *, sample_idx=None, config: QCConfig | None = None, y=
                              "without repeats.")
     samples = geno.samples.iloc[idx].reset_index(drop=True)
     source = _BedSource(geno.bed_path, geno.n_samples, geno.n_variants, idx)
-    f = Funnel(source, samples, geno.variants, config, y=y, strata=strata)
+    f = Funnel(source, samples, geno.variants, config=config, y=y, strata=strata)
     f.sample_phase(count=label_mask is None and f.has_variant_filters())
     f.variant_phase(label_mask)
     return f.result()

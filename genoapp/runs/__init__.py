@@ -1,39 +1,58 @@
-"""Saved runs: run directories with models, config, record and results; reopen and predict.
+"""Saved runs: run directories with models, config, record, results and log; reopen, predict,
+share.
 
-- :func:`save_run` writes a comparison (:class:`genoapp.train.protocol.ProtocolResult`) with
-  every model (torch ``state_dict`` files or joblib), the config, a record of versions, seeds,
-  devices and input hashes, the tables, and one :class:`FeatureProjector` per input; atomic.
+- :func:`save_run` writes a :class:`genoapp.workflows.ProtocolResult` of either analysis
+  (case/control or quantitative; ``kind`` in ``run.json``) with every model (torch files read
+  back by their format string, or joblib), the config, a record of versions, seeds, devices and
+  input hashes, the tables, the analysis log and one :class:`FeatureProjector` per input;
+  atomic and crash-safe.
 - :func:`list_runs`, :func:`open_run` reopen them without retraining; :meth:`Run.predict`
   scores new individuals from a PLINK fileset with the saved QC variant list, imputation and
-  feature projection fitted on the run's training samples.
+  feature projection fitted on the run's training samples; :func:`incomplete_runs` and
+  :func:`remove_incomplete` deal with what killed runs left behind.
+- :func:`run_pipeline` runs a whole configuration (:class:`genoapp.workflows.config.RunConfig`)
+  into a run directory (the CLI's ``run``); :func:`save_casecontrol` and
+  :func:`save_quantitative` are what the pages call.
 - :func:`make_bundle`, :func:`load_bundle` zip a run (with its HTML report) and unpack one
-  elsewhere.
+  elsewhere, with checked paths and size limits.
 """
 
 from genoapp.runs.bundle import load_bundle, make_bundle
+from genoapp.runs.pipeline import run_pipeline, save_casecontrol, save_quantitative
 from genoapp.runs.projection import FeatureProjector, MatchReport, align_genotypes, match_variants
 from genoapp.runs.store import (
     RUN_FORMAT,
     Run,
     array_sha256,
+    check_runs_dir,
     default_runs_dir,
+    incomplete_runs,
     list_runs,
     open_run,
+    remove_incomplete,
+    resolve_runs_dir,
     save_run,
 )
 
 __all__ = [
+    "RUN_FORMAT",
     "FeatureProjector",
     "MatchReport",
-    "align_genotypes",
-    "match_variants",
-    "RUN_FORMAT",
     "Run",
+    "align_genotypes",
     "array_sha256",
+    "check_runs_dir",
     "default_runs_dir",
+    "incomplete_runs",
     "list_runs",
     "load_bundle",
     "make_bundle",
+    "match_variants",
     "open_run",
+    "remove_incomplete",
+    "resolve_runs_dir",
+    "run_pipeline",
+    "save_casecontrol",
+    "save_quantitative",
     "save_run",
 ]

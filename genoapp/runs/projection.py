@@ -68,12 +68,12 @@ class FeatureProjector:
 
     @classmethod
     def from_feature_set(cls, fs, variants: pd.DataFrame, *, name: str = "") -> FeatureProjector:
-        """Build the projector of a :class:`genoapp.pipeline.FeatureSet`.
+        """Build the projector of a :class:`genoapp.features.FeatureSet`.
 
         Parameters
         ----------
-        fs : genoapp.pipeline.FeatureSet
-            Built by :func:`genoapp.pipeline.build_features` from dosages whose columns are
+        fs : genoapp.features.FeatureSet
+            Built by :func:`genoapp.features.build_features` from dosages whose columns are
             ``variants`` (the QC page's variant table); Gene-PCA (``fs.gene_pca``) or All-PCA
             (``fs.all_pca``).
         variants : pandas.DataFrame

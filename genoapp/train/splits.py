@@ -5,6 +5,12 @@
   replacement until both classes are equally frequent (the authors upsampled the cases).
 - :func:`balanced_kfold`: k disjoint validation folds, each balanced 1:1, for hyper-parameter
   selection inside the training set (the test set is never used for model selection).
+- :func:`make_split` / :class:`Split`: the balanced test split of a case/control cohort, drawn
+  before anything is fitted.
+- :class:`OuterFold` and :func:`holdout_folds`, :func:`repeated_kfold`, :func:`folds_from_labels`:
+  the outer splits of the evaluation protocol (:mod:`genoapp.workflows.protocol`): one fixed
+  test split repeated over seeds (case/control), or repeated k-fold cross-validation
+  (quantitative traits).
 
 All functions take labels ``y`` coded 0 = control, 1 = case, return sorted ``int64`` index
 arrays into ``y`` and never modify their inputs.
@@ -12,11 +18,15 @@ arrays into ``y`` and never modify their inputs.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
+import pandas as pd
 
 from genoapp.errors import ConfigError, InputDataError
 
-__all__ = ["balanced_test_split", "upsample_minority", "balanced_kfold"]
+__all__ = ["balanced_test_split", "upsample_minority", "balanced_kfold", "Split", "make_split",
+           "OuterFold", "holdout_folds", "repeated_kfold", "folds_from_labels"]
 
 
 def _check_labels(y, name: str = "y") -> np.ndarray:
@@ -249,3 +259,204 @@ def balanced_kfold(train_idx, y, *, n_splits: int = 5, random_state=0):
         fit = np.setdiff1d(idx, val, assume_unique=True)
         folds.append((fit.astype(np.int64), val.astype(np.int64)))
     return folds
+
+
+@dataclasses.dataclass
+class Split:
+    """A balanced train/test split of labelled samples.
+
+    Attributes
+    ----------
+    y : numpy.ndarray
+        Shape (n_samples,), int8, 1 = case, 0 = control, for every sample of the cohort selection.
+    train_idx, test_idx : numpy.ndarray
+        Row indices (into ``y`` and the genotype rows) of training and test samples; disjoint;
+        the test set has equal numbers of cases and controls.
+    test_size : float
+    random_state : int
+    """
+
+    y: np.ndarray
+    train_idx: np.ndarray
+    test_idx: np.ndarray
+    test_size: float
+    random_state: int
+
+    def table(self) -> pd.DataFrame:
+        """Cases and controls in the training and test sets."""
+        rows = []
+        for name, idx in (("training", self.train_idx), ("test", self.test_idx)):
+            yy = self.y[idx]
+            rows.append({"set": name, "samples": len(idx), "cases": int((yy == 1).sum()),
+                         "controls": int((yy == 0).sum())})
+        return pd.DataFrame(rows)
+
+
+def make_split(y, *, test_size: float = 0.1, random_state: int = 0) -> Split:
+    """Draw the balanced (1:1) test split before anything is fitted.
+
+    Parameters
+    ----------
+    y : array-like
+        Shape (n_samples,), 1 = case, 0 = control; no missing values (select samples with a
+        phenotype first).
+    test_size : float
+        Fraction of all samples put in the test set (DiseaseCapsule: 0.1), split equally
+        between cases and controls.
+    random_state : int
+        Seed.
+
+    Returns
+    -------
+    Split
+
+    Raises
+    ------
+    InputDataError
+        If ``y`` has missing or non-binary values, or the cohort is too small for a test set
+        with at least 2 cases and 2 controls and a training set with at least 4 of each.
+    """
+    y = np.asarray(y, dtype=float)
+    if np.isnan(y).any():
+        raise InputDataError(
+            f"the phenotype has {int(np.isnan(y).sum())} missing values among the selected samples; "
+            "tick 'only samples with this phenotype' on the Data page."
+        )
+    if not set(np.unique(y)) <= {0.0, 1.0}:
+        raise InputDataError(f"the phenotype must be 0/1 here, found values {sorted(set(np.unique(y)))[:5]}.")
+    y = y.astype(np.int8)
+    n_min = int(min((y == 0).sum(), (y == 1).sum()))
+    # the per-class test size balanced_test_split will draw
+    n_test_class = max(1, min(int(np.floor(float(test_size) * y.size / 2.0 + 0.5)), n_min // 2))
+    if n_test_class < 2 or n_min - n_test_class < 4:
+        need = max(6, int(np.ceil(4 / max(test_size, 1e-9))))
+        raise InputDataError(
+            f"{y.size} samples ({int((y == 1).sum())} cases, {int((y == 0).sum())} controls) are "
+            f"too few for a balanced test set of {test_size:.0%}: it needs at least 2 cases and 2 "
+            "controls in the test set and 4 of each left for training (about "
+            f"{need} samples per class at this test fraction). Add samples or raise the test "
+            "fraction."
+        )
+    train_idx, test_idx = balanced_test_split(y, test_size=test_size, random_state=random_state)
+    return Split(y, np.asarray(train_idx), np.asarray(test_idx), test_size, random_state)
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class OuterFold:
+    """One outer split of the evaluation protocol: a training part and a test part.
+
+    Attributes
+    ----------
+    repeat, fold : int
+        1-based repetition and fold number (case/control: one fold per seed, ``repeat`` counts
+        the seeds).
+    seed : int
+        Seeds everything stochastic fitted on this fold: inner validation splits, upsampling,
+        Optuna, model initialisation.
+    train_idx, test_idx : numpy.ndarray
+        Disjoint sorted int64 row indices.
+    """
+
+    repeat: int
+    fold: int
+    seed: int
+    train_idx: np.ndarray
+    test_idx: np.ndarray
+
+    def __repr__(self) -> str:
+        return (f"OuterFold(repeat={self.repeat}, fold={self.fold}, seed={self.seed}, "
+                f"n_train={self.train_idx.size}, n_test={self.test_idx.size})")
+
+
+def holdout_folds(train_idx, test_idx, *, seeds) -> list[OuterFold]:
+    """The same train/test split once per seed (case/control: the balanced test split).
+
+    Parameters
+    ----------
+    train_idx, test_idx : array-like of int
+    seeds : sequence of int
+        One repetition per seed (its folds, upsampling and model initialisation).
+
+    Returns
+    -------
+    list of OuterFold
+        ``repeat`` = 1, 2, ... in seed order, ``fold`` = 1.
+    """
+    tr = np.sort(np.asarray(train_idx, dtype=np.int64))
+    te = np.sort(np.asarray(test_idx, dtype=np.int64))
+    return [OuterFold(repeat=i + 1, fold=1, seed=int(s), train_idx=tr, test_idx=te)
+            for i, s in enumerate(seeds)]
+
+
+def repeated_kfold(n: int, *, n_splits: int = 5, n_repeats: int = 2, random_state: int = 0,
+                   rows=None) -> list[OuterFold]:
+    """Repeated k-fold split (``sklearn.model_selection.RepeatedKFold``).
+
+    Parameters
+    ----------
+    n : int
+        Number of samples (rows of the inputs).
+    n_splits, n_repeats : int
+    random_state : int
+        Seeds the shuffles; fold ``(r, k)`` gets seed ``random_state + 1000 r + k``.
+    rows : array-like of int, optional
+        Split only these rows (e.g. samples with at least one observed trait); indices in the
+        folds are rows of the inputs.
+
+    Returns
+    -------
+    list of OuterFold
+        ``n_splits * n_repeats`` folds; within a repeat the test folds partition the rows.
+
+    Raises
+    ------
+    ConfigError
+        Fewer samples than folds.
+    """
+    from sklearn.model_selection import RepeatedKFold
+
+    rows = np.arange(n, dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
+    if rows.size < n_splits:
+        raise ConfigError(f"{rows.size} samples cannot be split into {n_splits} folds.")
+    rkf = RepeatedKFold(n_splits=int(n_splits), n_repeats=int(n_repeats),
+                        random_state=int(random_state))
+    out = []
+    for k, (tr, te) in enumerate(rkf.split(np.zeros((rows.size, 1)))):
+        rep, fold = k // n_splits + 1, k % n_splits + 1
+        out.append(OuterFold(repeat=rep, fold=fold, seed=int(random_state) + 1000 * rep + fold,
+                             train_idx=np.sort(rows[tr]), test_idx=np.sort(rows[te])))
+    return out
+
+
+def folds_from_labels(labels, *, random_state: int = 0) -> list[OuterFold]:
+    """Outer folds from a fold label per sample (e.g. BGLR's ``sample(rep(1:5, ...))``).
+
+    Parameters
+    ----------
+    labels : array-like (n,)
+        Fold label of each row (any sortable values); each distinct label is one test fold.
+    random_state : int
+        Fold ``k`` gets seed ``random_state + 1000 + k``.
+
+    Returns
+    -------
+    list of OuterFold
+        One repeat; folds in sorted label order, numbered 1..k.
+
+    Raises
+    ------
+    InputDataError
+        Not 1-D, missing labels, or fewer than 2 folds.
+    """
+    lab = np.asarray(labels)
+    if lab.ndim != 1 or lab.size == 0:
+        raise InputDataError(f"fold labels: expected a 1-D array, got shape {lab.shape}.")
+    if pd.isna(lab).any():
+        raise InputDataError("fold labels: some samples have no fold; give every sample one.")
+    values = np.unique(lab)
+    if values.size < 2:
+        raise InputDataError(f"fold labels: need at least 2 folds, found {values.size}.")
+    return [OuterFold(repeat=1, fold=k + 1, seed=int(random_state) + 1000 + k + 1,
+                      train_idx=np.flatnonzero(lab != v).astype(np.int64),
+                      test_idx=np.flatnonzero(lab == v).astype(np.int64))
+            for k, v in enumerate(values)]

@@ -2,7 +2,7 @@
 
 A :class:`TrainingJob` runs a back-end function in a daemon thread. The function receives an
 ``on_event`` sink and a :class:`genoapp.train.StopFlag`; the protocol
-(:func:`genoapp.train.protocol.run_protocol`) reports plain dict events to the sink, which
+(:func:`genoapp.workflows.protocol.run_protocol`) reports plain dict events to the sink, which
 this class folds into a small, thread-safe progress state (queue of tasks, the current fit's
 per-epoch training/validation loss and accuracy). The page polls that state with
 ``st.fragment(run_every=...)`` (:func:`live_panel`) and never blocks on the thread. The Stop
@@ -22,9 +22,29 @@ import pandas as pd
 
 from genoapp.train import StopFlag
 
-__all__ = ["TrainingJob", "get_job", "start_job", "clear_job", "live_panel"]
+__all__ = ["TrainingJob", "get_job", "start_job", "clear_job", "live_panel", "max_trainings"]
 
 _JOB_KEY = "genoapp_train_job"
+
+
+def max_trainings() -> int:
+    """How many trainings may run at once in this server process.
+
+    ``$GENOAPP_MAX_TRAININGS`` when set (at least 1), else half the CPU cores (at least 1):
+    more jobs than that queue instead of oversubscribing the CPU (each training already uses
+    several threads).
+    """
+    import os
+
+    env = os.environ.get("GENOAPP_MAX_TRAININGS", "").strip()
+    if env.isdigit() and int(env) >= 1:
+        return int(env)
+    return max(1, (os.cpu_count() or 2) // 2)
+
+
+_SLOTS = threading.BoundedSemaphore(max_trainings())
+_WAITING = [0]  # jobs waiting for a slot (for the queue message)
+_WAITING_LOCK = threading.Lock()
 
 
 class TrainingJob:
@@ -36,14 +56,16 @@ class TrainingJob:
         The work; its return value becomes :attr:`result`. ``on_event`` takes the protocol's
         dict events; ``stop`` is a StopFlag to pass on to the training loop.
     tasks : list of dict, optional
-        The planned queue (``model``, ``input``, ``seed`` per task) shown before it starts.
+        The planned queue (``model``, ``input``, ``trait``, ``fold``, ``seed`` per task, as
+        strings) shown before it starts.
     label : str
     meta : dict, optional
         Anything the page wants back with the result (e.g. the settings used).
 
     Attributes
     ----------
-    status : {"created", "running", "done", "stopped", "failed"}
+    status : {"created", "queued", "running", "done", "stopped", "failed"}
+        "queued": waiting for a training slot (:func:`max_trainings` run at once).
     result : object
         ``target``'s return value once finished (also after a stop).
     error : BaseException or None
@@ -68,15 +90,39 @@ class TrainingJob:
         self._tasks = [dict(t, status="queued") for t in (tasks or [])]
         self._current: dict | None = None
         self._epochs: list[dict] = []
-        self._n_events = 0
         self._message = ""
         self._thread = threading.Thread(target=self._run, name=f"genoapp-{label}", daemon=True)
 
     # ------------------------------------------------------------------ thread side
+    def _acquire_slot(self) -> bool:
+        """Wait for a free training slot (other sessions' jobs); False if stopped meanwhile."""
+        if _SLOTS.acquire(blocking=False):
+            return True
+        self.status = "queued"
+        with _WAITING_LOCK:
+            _WAITING[0] += 1
+            ahead = _WAITING[0]
+        self._message = (f"queued: {ahead} training(s) waiting; at most {max_trainings()} run at "
+                         "once on this server (GENOAPP_MAX_TRAININGS)")
+        try:
+            while not _SLOTS.acquire(timeout=0.5):
+                if self.stop_flag.stop_requested:
+                    return False
+            return True
+        finally:
+            with _WAITING_LOCK:
+                _WAITING[0] -= 1
+
     def _run(self) -> None:
         self.started_at = time.time()
-        self.status = "running"
+        got = False
         try:
+            got = self._acquire_slot()
+            if not got:
+                self.status = "stopped"
+                return
+            self.status = "running"
+            self._message = ""
             self.result = self.target(self.on_event, self.stop_flag)
             self.status = "stopped" if self.stop_flag.stop_requested else "done"
         except BaseException as exc:  # reported in the app, never raised into the thread runner
@@ -84,6 +130,8 @@ class TrainingJob:
             self.error_text = traceback.format_exc()
             self.status = "failed"
         finally:
+            if got:
+                _SLOTS.release()
             self.finished_at = time.time()
             with self._lock:
                 for t in self._tasks:
@@ -95,15 +143,19 @@ class TrainingJob:
     def on_event(self, ev: dict) -> None:
         """Fold one protocol event into the progress state (thread-safe, cheap)."""
         with self._lock:
-            self._n_events += 1
             kind = ev.get("event")
             if "task" in ev and "n_tasks" in ev and len(self._tasks) != ev["n_tasks"]:
-                self._tasks = [{"model": "?", "input": "?", "seed": "?", "status": "queued"}
-                               for _ in range(ev["n_tasks"])]
+                # queued tasks are shown with empty cells (typed columns: no mixed "?" values)
+                self._tasks = [{"model": "", "input": "", "trait": "", "fold": "", "seed": "",
+                                "status": "queued"} for _ in range(ev["n_tasks"])]
             if kind == "task_begin":
                 t = self._tasks[ev["task"]]
-                t.update(model=ev["model"], input=ev["input"], seed=ev["seed"], status="running")
+                fold = f"{ev.get('repeat', 1)}.{ev.get('fold_outer', 1)}"
+                t.update(model=ev["model"], input=ev["input"], trait=str(ev.get("trait", "")),
+                         fold=fold, seed=str(ev["seed"]), status="running")
                 self._message = f"{ev['model']} on {ev['input']}, seed {ev['seed']}"
+                if ev.get("repeat") is not None and (ev.get("repeat"), ev.get("fold_outer")) != (1, 1):
+                    self._message = f"{ev['model']} on {ev['input']}, fold {fold}"
             elif kind == "fit_begin":
                 fold = ev.get("fold")
                 what = "refit on all training samples" if fold == "final" else f"validation fold {int(fold) + 1}"
@@ -118,7 +170,7 @@ class TrainingJob:
                 t = self._tasks[ev["task"]]
                 t["status"] = "stopped" if ev.get("stopped") else "done"
                 for k, v in (ev.get("metrics") or {}).items():
-                    t[k] = v
+                    t[k] = None if v is None else float(v)
             elif kind == "task_failed":
                 self._tasks[ev["task"]]["status"] = "failed"
                 self._message = ev.get("error", "")
@@ -245,7 +297,12 @@ def live_panel(on_finish: Callable[[TrainingJob], None], *, every: float = 1.0) 
             st.plotly_chart(training_curves(snap["epochs"]), width="stretch", key="live_curves")
         tasks = snap["tasks"]
         if len(tasks):
-            cols = [c for c in ("model", "input", "seed", "status", "accuracy", "roc_auc") if c in tasks]
-            st.dataframe(tasks[cols], hide_index=True, height=min(38 + 35 * len(tasks), 300))
+            cols = [c for c in ("model", "input", "trait", "fold", "seed", "status", "accuracy",
+                                "roc_auc", "r", "mse") if c in tasks]
+            shown = tasks[cols].copy()
+            for c in ("accuracy", "roc_auc", "r", "mse"):
+                if c in shown:
+                    shown[c] = pd.to_numeric(shown[c], errors="coerce")
+            st.dataframe(shown, hide_index=True, height=min(38 + 35 * len(tasks), 300))
 
     _panel()

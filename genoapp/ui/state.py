@@ -67,3 +67,31 @@ def require(step: str, page: str, label: str) -> object:
         st.page_link(page, label=f"Go to {label}", icon=":material/arrow_forward:")
         st.stop()
     return value
+
+
+def run_config(*, label: str = "", kind: str = "casecontrol"):
+    """The :class:`genoapp.workflows.config.RunConfig` of what the pages have done so far.
+
+    Filled from the stored steps (Data: files and selection; QC: its settings; Features: its
+    settings and gene table), so the Train page never assembles a configuration by hand and
+    ``python -m genoapp run --config <run dir>`` redoes exactly what the app did. Uploaded
+    files are recorded by name only (give their paths to the CLI).
+    """
+    from genoapp.workflows.config import RunConfig
+
+    cfg = RunConfig(kind=kind, label=label)
+    loaded = get("cohort") or {}
+    if loaded.get("source") == "demo":
+        cfg.data = {"source": "demo"}
+    else:
+        cfg.data = {"source": "files", **(loaded.get("files") or {})}
+    sel = get("selection") or {}
+    cfg.selection = {k: sel.get(k) for k in ("phenotype", "batch_column", "batches", "sexes")}
+    qc = get("qc") or {}
+    if qc.get("result") is not None:
+        cfg.set_qc(qc["result"].config)
+    feats = get("features") or {}
+    if feats.get("features") is not None:
+        cfg.set_features(feats["features"].config, gene_table=feats.get("gene_table"),
+                         gene_format=feats.get("gene_format", "auto"))
+    return cfg

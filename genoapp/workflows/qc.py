@@ -3,7 +3,7 @@
 Order (DESIGN §4.1; PLINK 1.9 semantics for each filter, see :mod:`genoapp.qc.funnel`):
 
 1. ``--autosome`` (option) and ``--mind``: label-free, on every selected sample.
-2. The balanced test split (:func:`genoapp.pipeline.make_split`) is drawn on the samples that
+2. The balanced test split (:func:`genoapp.train.make_split`) is drawn on the samples that
    pass ``--mind``. From here on, steps that look at the phenotype use **training samples
    only** by default, so that no test label influences which variants are kept.
 3. ``--geno``, ``--hwe`` (controls, or everyone with ``include-nonctrl``), ``--maf``, then the
@@ -31,13 +31,17 @@ import numpy as np
 import pandas as pd
 
 from genoapp.errors import ConfigError, InputDataError
+from genoapp.logs import get_logger
 from genoapp.qc.assoc import allelic_test, genomic_control_lambda, logistic_association
 from genoapp.qc.basic import QCConfig, QCResult
 from genoapp.qc.batch import allele_counts_by_batch, batch_effect_test
 from genoapp.qc.funnel import Funnel, _BedSource, _DenseSource
 from genoapp.qc.pca import sample_pca
+from genoapp.train.splits import Split, make_split
 
-__all__ = ["QCWorkflowConfig", "QCWorkflowResult", "run_qc_workflow"]
+__all__ = ["QCWorkflowConfig", "QCWorkflowResult", "filter_gene_report", "run_qc_workflow"]
+
+_log = get_logger(__name__)
 
 
 def _default_qc() -> QCConfig:
@@ -66,8 +70,15 @@ class QCWorkflowConfig:
         Test every pair of batches (the authors' script) instead of all batches jointly.
     batch_yates : bool, default False
         Yates' correction on 2x2 batch tables (``chi2_contingency``'s default, as the authors).
-    gwas : float or None, default 0.05
-        Keep SNPs whose training-sample association p is below this; None = no GWAS filter.
+    gwas : float or None, default None
+        A fixed association filter: keep SNPs whose training-sample association p is below
+        this (the DiseaseCapsule paper: 0.05). None (default): no filter here; the filter is
+        then chosen inside the training samples when models are trained
+        (:func:`genoapp.workflows.casecontrol.compare_models` with ``association="nested"``),
+        so that the validation folds that choose it never took part in it.
+    gwas_report : bool, default True
+        Without a fixed filter, still run the association test on the training samples for the
+        Manhattan and QQ plots (nothing is removed).
     gwas_test : {"allelic", "logistic"}, default "allelic"
         PLINK ``--assoc`` allelic chi-squared, or ``--logistic`` (additive, Wald test).
     gwas_covariates : tuple of str, default ()
@@ -100,7 +111,8 @@ class QCWorkflowConfig:
     batch_filter: float | None = 0.05
     batch_pairwise: bool = False
     batch_yates: bool = False
-    gwas: float | None = 0.05
+    gwas: float | None = None
+    gwas_report: bool = True
     gwas_test: str = "allelic"
     gwas_covariates: tuple = ()
     gwas_pcs: int = 0
@@ -146,7 +158,7 @@ class QCWorkflowResult:
     qc : QCResult
         The whole funnel (all steps, PLINK filters, batch filter and GWAS) as a QCResult: masks
         over the selected samples and all variants, steps with removed IDs, ``summary()``.
-    split : genoapp.pipeline.Split
+    split : genoapp.train.Split
         Balanced train/test split; indices into the kept samples (rows of ``G``).
     G : numpy.ndarray of float32, shape (n_kept_samples, n_kept_variants)
         A1 dosages (NaN = missing), C-contiguous, rows as ``samples``, columns as ``variants``.
@@ -172,6 +184,9 @@ class QCWorkflowResult:
     seconds : dict
         Wall time of each part.
     config : QCWorkflowConfig
+    cohort : genoapp.cohort.Cohort or None
+        The QC'd cohort: the kept samples (rows of ``G``, in order) and the kept variants
+        (columns of ``G``), sharing the genotype handle; None for a dense-matrix input.
     """
 
     qc: QCResult
@@ -188,6 +203,7 @@ class QCWorkflowResult:
     notes: list
     seconds: dict
     config: QCWorkflowConfig
+    cohort: object = None
 
     def summary(self) -> pd.DataFrame:
         """The funnel table (see :meth:`QCResult.summary`)."""
@@ -228,6 +244,275 @@ def _even_subset(idx: np.ndarray, k: int) -> np.ndarray:
     return idx[np.linspace(0, idx.size - 1, k).round().astype(np.int64)]
 
 
+@dataclasses.dataclass
+class _State:
+    """What the QC steps pass on to each other."""
+
+    config: QCWorkflowConfig
+    source: object
+    cohort: object
+    data: object
+    samples: pd.DataFrame
+    variants: pd.DataFrame
+    yv: np.ndarray
+    blabels: np.ndarray | None
+    progress: Callable | None
+    timer: _Timer = dataclasses.field(default_factory=_Timer)
+    notes: list = dataclasses.field(default_factory=list)
+    funnel: Funnel | None = None
+    kept: np.ndarray | None = None
+    y_kept: np.ndarray | None = None
+    split: Split | None = None
+    train_sel: np.ndarray | None = None
+    test_sel: np.ndarray | None = None
+    stats: pd.DataFrame | None = None
+    pre_batch_mask: np.ndarray | None = None
+    pca_before: pd.DataFrame | None = None
+    pca_after: pd.DataFrame | None = None
+    pcs_all: np.ndarray | None = None
+    lambda_gc: float = float("nan")
+
+    @property
+    def n(self) -> int:
+        return int(self.yv.size)
+
+    def report(self, frac: float, msg: str) -> None:
+        if self.progress is not None:
+            self.progress(float(frac), msg)
+
+    def read(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        return _read(self.source, self.cohort, self.data, rows, cols)
+
+
+def _start(data, y, batch, config, samples, variants, progress) -> _State:
+    """Check the inputs and open the genotype source (the packed .bed or a dense matrix)."""
+    cohort = None
+    if hasattr(data, "genotypes") and hasattr(data, "sample_index"):
+        cohort = data
+        if getattr(cohort, "variant_index", None) is not None:
+            raise ConfigError("run_qc_workflow: the cohort is already restricted to some variants; "
+                              "run QC on the cohort with all its variants.")
+        geno = cohort.genotypes
+        samples = cohort.samples if samples is None else samples
+        variants = geno.variants if variants is None else variants
+        source = _BedSource(geno.bed_path, geno.n_samples, geno.n_variants, cohort.sample_index)
+    else:
+        G_in = np.asarray(data)
+        if samples is None or variants is None:
+            raise InputDataError("run_qc_workflow: a dense genotype matrix needs the samples and "
+                                 "variants tables.")
+        source = _DenseSource(G_in)
+    n = source.n_samples
+    yv = np.asarray(y, dtype=np.float64)
+    if yv.shape != (n,) or np.isnan(yv).any() or not np.isin(yv, (0.0, 1.0)).all():
+        raise InputDataError(f"run_qc_workflow: y must hold one 0/1 value per selected sample "
+                             f"({n}) without missing values; select samples with a phenotype "
+                             "on the Data page.")
+    blabels = _labels(batch)
+    if blabels is not None and len(blabels) != n:
+        raise InputDataError(f"run_qc_workflow: {len(blabels)} batch labels for {n} samples.")
+    if config.stratify and blabels is None:
+        raise ConfigError("Stratified QC needs a batch column: choose one on the Data page or "
+                          "untick 'apply the variant filters within each batch'.")
+    return _State(config=config, source=source, cohort=cohort, data=data, samples=samples,
+                  variants=variants, yv=yv, blabels=blabels, progress=progress)
+
+
+def _sample_filters(st: _State) -> None:
+    """Step 1: ``--autosome`` (option) and ``--mind``, label-free, on every selected sample."""
+    st.report(0.02, "Sample call rate (--mind)")
+    st.funnel = Funnel(st.source, st.samples, st.variants, config=st.config.qc, y=st.yv,
+                       strata=st.blabels if st.config.stratify else None, batch=st.blabels)
+    st.funnel.sample_phase(count=False)
+    st.timer.lap("sample filters")
+
+
+def _draw_split(st: _State) -> None:
+    """Step 2: the balanced test split on the samples that passed the sample filters."""
+    st.kept = np.flatnonzero(st.funnel.sample_mask)
+    st.y_kept = st.yv[st.kept].astype(np.int8)
+    cfg = st.config
+    st.split = make_split(st.y_kept, test_size=cfg.test_size, random_state=cfg.random_state)
+    st.train_sel = np.zeros(st.n, dtype=bool)
+    st.train_sel[st.kept[st.split.train_idx]] = True
+    st.test_sel = np.zeros(st.n, dtype=bool)
+    st.test_sel[st.kept[st.split.test_idx]] = True
+    st.timer.lap("split")
+
+
+def _variant_filters(st: _State) -> None:
+    """Step 3: ``--geno``, ``--hwe``, ``--maf``, differential missingness (label-aware ones on
+    training samples unless ``label_samples == "all"``)."""
+    st.report(0.1, "Variant filters (--geno, --hwe, --maf, test-missing)")
+    st.funnel.variant_phase(st.train_sel, all_stats=True,
+                            use_all_labels=st.config.label_samples == "all")
+    st.timer.lap("variant filters")
+    st.stats = st.funnel.stats.copy()
+
+
+def _batch_filter(st: _State) -> None:
+    """Step 4: allele counts x batch among controls, chi-squared, Benjamini-Hochberg."""
+    f, cfg, stats = st.funnel, st.config, st.stats
+    labelled = None if cfg.label_samples == "all" else True
+    st.pre_batch_mask = f.variant_mask.copy()
+    for col in ("batch_chi2", "batch_p", "batch_q"):
+        stats[col] = np.nan
+    stats["batch_pair"] = ""
+    if cfg.batch_filter is not None:
+        st.report(0.35, "Batch-effect filter")
+        n_b = len(f.batch_labels)
+        ctrl_groups = [f.select(status=0, labelled=labelled, batch=b) for b in range(n_b)]
+        present = [b for b in range(n_b) if len(ctrl_groups[b])]
+        if st.blabels is None or len(present) < 2:
+            st.notes.append("Batch-effect filter skipped: it needs a batch column with at least "
+                            "two batches among the controls used"
+                            + (" (none chosen on the Data page)." if st.blabels is None else "."))
+        else:
+            gc = np.stack([f.counts.group_sum(ctrl_groups[b]) for b in present], axis=1)
+            idx = np.flatnonzero(f.variant_mask)
+            tab = batch_effect_test(allele_counts_by_batch(gc[idx]),
+                                    pairwise=cfg.batch_pairwise, yates=cfg.batch_yates,
+                                    alpha=cfg.batch_filter,
+                                    batch_labels=[f.batch_labels[b] for b in present])
+            stats.loc[idx, "batch_chi2"] = tab["chi2"].to_numpy()
+            stats.loc[idx, "batch_p"] = tab["p"].to_numpy()
+            stats.loc[idx, "batch_q"] = tab["q"].to_numpy()
+            stats.loc[idx, "batch_pair"] = tab["pair"].to_numpy()
+            remove = np.zeros(len(stats), dtype=bool)
+            remove[idx[tab["remove"].to_numpy()]] = True
+            how = "every pair" if cfg.batch_pairwise else "all batches"
+            flag = (f"batch chi2 ({how}{', Yates' if cfg.batch_yates else ''}) "
+                    f"BH q < {cfg.batch_filter!r}")
+            f._variant_step("Batch effect (controls)", flag, remove,
+                            stats["batch_q"].to_numpy(), "batch-effect q", 1.0)
+    st.timer.lap("batch filter")
+
+
+def _sample_pcas(st: _State) -> None:
+    """Label-free sample PCA on an even variant subset, before and after the batch filter."""
+    cfg = st.config
+    sub_before = _even_subset(np.flatnonzero(st.pre_batch_mask), cfg.pca_max_variants)
+    if cfg.pca_components > 0 and len(st.kept) >= 3 and sub_before.size >= 2:
+        st.report(0.45, "Sample PCA")
+        Gp = st.read(st.kept, sub_before)
+        meta = _sample_meta(st.samples, st.kept, st.blabels, st.y_kept, st.split)
+        try:
+            scores, evr = sample_pca(Gp, n_components=cfg.pca_components,
+                                     random_state=cfg.random_state)
+            st.pca_before = _pca_frame(meta, scores, evr)
+            st.pcs_all = scores
+            after_cols = st.funnel.variant_mask[sub_before]
+            if after_cols.sum() >= 2 and not after_cols.all():
+                s2, e2 = sample_pca(Gp[:, after_cols], n_components=cfg.pca_components,
+                                    random_state=cfg.random_state)
+                st.pca_after = _pca_frame(meta, s2, e2)
+            elif after_cols.all():
+                st.pca_after = st.pca_before
+        except InputDataError as exc:
+            st.notes.append(f"Sample PCA skipped: {exc}")
+        del Gp
+    st.timer.lap("sample PCA")
+
+
+def _association_filter(st: _State, covariates) -> None:
+    """Step 5: GWAS on training samples; keep SNPs with p below the threshold."""
+    f, cfg, stats = st.funnel, st.config, st.stats
+    for col in ("gwas_stat", "gwas_p", "gwas_or"):
+        stats[col] = np.nan
+    if cfg.gwas is None and not cfg.gwas_report:
+        st.timer.lap("GWAS")
+        return
+    st.report(0.6, "GWAS on training samples")
+    idx = np.flatnonzero(f.variant_mask)
+    if cfg.gwas_test == "allelic":
+        case = f.counts.group_sum(f.select(status=1, labelled=True))
+        ctrl = f.counts.group_sum(f.select(status=0, labelled=True))
+        res = allelic_test(case[idx], ctrl[idx])
+        stat, pval, odds = (res[c].to_numpy() for c in ("CHISQ", "P", "OR"))
+        flag = f"--assoc p < {cfg.gwas!r}"
+        st.lambda_gc = genomic_control_lambda(chisq=stat)
+    else:
+        rows = st.kept[st.split.train_idx]
+        use, C = _covariates(cfg, covariates if covariates is not None else st.samples, rows,
+                             st.pcs_all, st.split.train_idx, st.notes)
+        rows = rows[use]
+        ytr = st.yv[rows]
+        stat, pval, odds = (np.full(idx.size, np.nan) for _ in range(3))
+        block = max(1, (64 << 20) // max(1, 4 * rows.size))
+        for b0 in range(0, idx.size, block):
+            vb = idx[b0:b0 + block]
+            r = logistic_association(st.read(rows, vb), ytr, covariates=C)
+            stat[b0:b0 + vb.size] = r["STAT"].to_numpy()
+            pval[b0:b0 + vb.size] = r["P"].to_numpy()
+            odds[b0:b0 + vb.size] = r["OR"].to_numpy()
+            st.report(0.6 + 0.25 * min(1.0, (b0 + vb.size) / idx.size),
+                      f"Logistic GWAS: {b0 + vb.size:,} of {idx.size:,} variants")
+        flag = f"--logistic p < {cfg.gwas!r}"
+        st.lambda_gc = genomic_control_lambda(chisq=stat * stat)
+    stats.loc[idx, "gwas_stat"] = stat
+    stats.loc[idx, "gwas_p"] = pval
+    stats.loc[idx, "gwas_or"] = odds
+    if cfg.gwas is None:  # reported for the plots only; the filter is chosen at training
+        st.timer.lap("GWAS")
+        return
+    remove = np.zeros(len(stats), dtype=bool)
+    remove[idx[~(pval < cfg.gwas)]] = True  # NaN p (untestable) is removed too
+    if idx.size and remove[idx].all():
+        best = float(np.nanmin(pval)) if np.isfinite(pval).any() else float("nan")
+        raise ConfigError(
+            f"Association filter ({flag}): none of the {idx.size:,} variants tested on the "
+            f"{len(st.split.train_idx):,} training samples has p below {cfg.gwas:g} (the "
+            f"smallest p is {best:.4g}). Raise the threshold (e.g. 0.05) or switch the "
+            "association filter off."
+        )
+    f._variant_step("GWAS (training samples)", flag, remove, stats["gwas_p"].to_numpy(),
+                    "association p-value", 1.0)
+    st.timer.lap("GWAS")
+
+
+def _finish(st: _State) -> QCWorkflowResult:
+    """Step 6: read the dosages of what is kept; assemble the result."""
+    f, stats = st.funnel, st.stats
+    st.report(0.9, "Reading the kept genotypes")
+    final_v = np.flatnonzero(f.variant_mask)
+    G = np.ascontiguousarray(st.read(st.kept, final_v), dtype=np.float32)
+    st.timer.lap("read kept genotypes")
+    stats["removed_by"] = f.stats["removed_by"].to_numpy()
+    qc_result = QCResult(f.sample_mask.copy(), f.variant_mask.copy(), list(f.steps), st.config.qc,
+                         f.sample_missing_rate, f.variant_missing_rate, f.variant_maf,
+                         stats, f.strata_labels if st.config.stratify else None)
+    sset = np.full(st.n, "removed", dtype=object)
+    sset[st.train_sel] = "training"
+    sset[st.test_sel] = "test"
+    sample_stats = pd.DataFrame({
+        "FID": st.samples["FID"].to_numpy(), "IID": st.samples["IID"].to_numpy(),
+        "batch": st.blabels if st.blabels is not None else "",
+        "phenotype": st.yv.astype(np.int8),
+        "missing_rate": f.sample_missing_rate if f.sample_missing_rate is not None else np.nan,
+        "set": sset,
+    })
+    qc_cohort = None
+    if st.cohort is not None:
+        qc_cohort = st.cohort.take(st.kept).take_variants(final_v)
+    st.report(1.0, "Done")
+    for row in qc_result.summary().itertuples(index=False):
+        _log.info("QC %s%s: %s removed, %s samples x %s variants left", row.step,
+                  f" ({row.plink_flag})" if getattr(row, "plink_flag", "") else "",
+                  getattr(row, "removed", "?"), getattr(row, "n_samples", "?"),
+                  getattr(row, "n_variants", "?"))
+    _log.info("QC: balanced test split of %d samples (seed %d), %d training samples; %s",
+              len(st.split.test_idx), st.config.random_state, len(st.split.train_idx),
+              "; ".join(st.notes) or "no notes")
+    return QCWorkflowResult(
+        qc=qc_result, split=st.split, G=G,
+        samples=st.samples.iloc[st.kept].reset_index(drop=True),
+        variants=st.variants.iloc[final_v].reset_index(drop=True),
+        y=st.y_kept, sample_stats=sample_stats, variant_stats=stats,
+        pca_before=st.pca_before, pca_after=st.pca_after, lambda_gc=st.lambda_gc,
+        notes=st.notes, seconds=st.timer.seconds, config=st.config, cohort=qc_cohort,
+    )
+
+
 def run_qc_workflow(
     data,
     y,
@@ -263,219 +548,27 @@ def run_qc_workflow(
     Returns
     -------
     QCWorkflowResult
+        With ``cohort``: the QC'd cohort (kept samples and variants) when ``data`` is a cohort.
 
     Raises
     ------
     InputDataError
-        Bad phenotype, tables or covariates (messages name the column or file).
+        Bad phenotype, tables or covariates (messages name the column or file), or too few
+        samples for the balanced test split.
     ConfigError
         Bad options, or a filter that removes everything.
     """
     config = config or QCWorkflowConfig()
     if not isinstance(config, QCWorkflowConfig):
-        raise ConfigError("run_qc_workflow: config must be a genoapp.qc.QCWorkflowConfig.")
-    from genoapp.pipeline import make_split  # lazy: keeps `import genoapp.qc` light
-
-    timer = _Timer()
-    notes: list[str] = []
-
-    def report(frac: float, msg: str) -> None:
-        if progress is not None:
-            progress(float(frac), msg)
-
-    cohort = None
-    if hasattr(data, "genotypes") and hasattr(data, "sample_index"):
-        cohort = data
-        geno = cohort.genotypes
-        samples = cohort.samples if samples is None else samples
-        variants = geno.variants if variants is None else variants
-        source = _BedSource(geno.bed_path, geno.n_samples, geno.n_variants, cohort.sample_index)
-    else:
-        G_in = np.asarray(data)
-        if samples is None or variants is None:
-            raise InputDataError("run_qc_workflow: a dense genotype matrix needs the samples and "
-                                 "variants tables.")
-        source = _DenseSource(G_in)
-    n = source.n_samples
-    yv = np.asarray(y, dtype=np.float64)
-    if yv.shape != (n,) or np.isnan(yv).any() or not np.isin(yv, (0.0, 1.0)).all():
-        raise InputDataError(f"run_qc_workflow: y must hold one 0/1 value per selected sample "
-                             f"({n}) without missing values; select samples with a phenotype "
-                             "on the Data page.")
-    blabels = _labels(batch)
-    if blabels is not None and len(blabels) != n:
-        raise InputDataError(f"run_qc_workflow: {len(blabels)} batch labels for {n} samples.")
-    if config.stratify and blabels is None:
-        raise ConfigError("Stratified QC needs a batch column: choose one on the Data page or "
-                          "untick 'apply the variant filters within each batch'.")
-    qc_cfg = config.qc
-
-    # 1. label-free sample filters
-    report(0.02, "Sample call rate (--mind)")
-    f = Funnel(source, samples, variants, qc_cfg, y=yv,
-               strata=blabels if config.stratify else None, batch=blabels)
-    f.sample_phase(count=False)
-    timer.lap("sample filters")
-
-    # 2. split on the kept samples
-    kept = np.flatnonzero(f.sample_mask)
-    y_kept = yv[kept].astype(np.int8)
-    split = make_split(y_kept, test_size=config.test_size, random_state=config.random_state)
-    train_sel = np.zeros(n, dtype=bool)
-    train_sel[kept[split.train_idx]] = True
-    test_sel = np.zeros(n, dtype=bool)
-    test_sel[kept[split.test_idx]] = True
-    timer.lap("split")
-
-    # 3. variant filters (label-aware ones on training samples unless label_samples == "all")
-    report(0.1, "Variant filters (--geno, --hwe, --maf, test-missing)")
-    f.variant_phase(train_sel, all_stats=True, use_all_labels=config.label_samples == "all")
-    timer.lap("variant filters")
-    stats = f.stats.copy()
-    labelled = None if config.label_samples == "all" else True
-
-    # 4. batch-effect filter among controls
-    pre_batch_mask = f.variant_mask.copy()
-    for col in ("batch_chi2", "batch_p", "batch_q"):
-        stats[col] = np.nan
-    stats["batch_pair"] = ""
-    if config.batch_filter is not None:
-        report(0.35, "Batch-effect filter")
-        n_b = len(f.batch_labels)
-        ctrl_groups = [f.select(status=0, labelled=labelled, batch=b) for b in range(n_b)]
-        present = [b for b in range(n_b) if len(ctrl_groups[b])]
-        if blabels is None or len(present) < 2:
-            notes.append("Batch-effect filter skipped: it needs a batch column with at least two "
-                         "batches among the controls used"
-                         + (" (none chosen on the Data page)." if blabels is None else "."))
-        else:
-            gc = np.stack([f.counts.group_sum(ctrl_groups[b]) for b in present], axis=1)
-            idx = np.flatnonzero(f.variant_mask)
-            tab = batch_effect_test(allele_counts_by_batch(gc[idx]),
-                                    pairwise=config.batch_pairwise, yates=config.batch_yates,
-                                    alpha=config.batch_filter,
-                                    batch_labels=[f.batch_labels[b] for b in present])
-            stats.loc[idx, "batch_chi2"] = tab["chi2"].to_numpy()
-            stats.loc[idx, "batch_p"] = tab["p"].to_numpy()
-            stats.loc[idx, "batch_q"] = tab["q"].to_numpy()
-            stats.loc[idx, "batch_pair"] = tab["pair"].to_numpy()
-            remove = np.zeros(len(stats), dtype=bool)
-            remove[idx[tab["remove"].to_numpy()]] = True
-            how = "every pair" if config.batch_pairwise else "all batches"
-            flag = (f"batch chi2 ({how}{', Yates' if config.batch_yates else ''}) "
-                    f"BH q < {config.batch_filter!r}")
-            f._variant_step("Batch effect (controls)", flag, remove,
-                            stats["batch_q"].to_numpy(), "batch-effect q", 1.0)
-    timer.lap("batch filter")
-
-    # sample PCA (label-free): before / after the batch filter, on an even variant subset
-    pca_before = pca_after = None
-    pcs_all = None
-    sub_before = _even_subset(np.flatnonzero(pre_batch_mask), config.pca_max_variants)
-    if config.pca_components > 0 and len(kept) >= 3 and sub_before.size >= 2:
-        report(0.45, "Sample PCA")
-        Gp = _read(source, cohort, data, kept, sub_before)
-        meta = _sample_meta(samples, kept, blabels, y_kept, split)
-        try:
-            scores, evr = sample_pca(Gp, n_components=config.pca_components,
-                                     random_state=config.random_state)
-            pca_before = _pca_frame(meta, scores, evr)
-            pcs_all = scores
-            after_cols = f.variant_mask[sub_before]
-            if after_cols.sum() >= 2 and not after_cols.all():
-                s2, e2 = sample_pca(Gp[:, after_cols], n_components=config.pca_components,
-                                    random_state=config.random_state)
-                pca_after = _pca_frame(meta, s2, e2)
-            elif after_cols.all():
-                pca_after = pca_before
-        except InputDataError as exc:
-            notes.append(f"Sample PCA skipped: {exc}")
-        del Gp
-    timer.lap("sample PCA")
-
-    # 5. GWAS on training samples
-    for col in ("gwas_stat", "gwas_p", "gwas_or"):
-        stats[col] = np.nan
-    lambda_gc = float("nan")
-    if config.gwas is not None:
-        report(0.6, "GWAS on training samples")
-        idx = np.flatnonzero(f.variant_mask)
-        if config.gwas_test == "allelic":
-            case = f.counts.group_sum(f.select(status=1, labelled=True))
-            ctrl = f.counts.group_sum(f.select(status=0, labelled=True))
-            res = allelic_test(case[idx], ctrl[idx])
-            stat = res["CHISQ"].to_numpy()
-            pval = res["P"].to_numpy()
-            odds = res["OR"].to_numpy()
-            flag = f"--assoc p < {config.gwas!r}"
-            lambda_gc = genomic_control_lambda(chisq=stat)
-        else:
-            rows = kept[split.train_idx]
-            cov = _covariates(config, covariates if covariates is not None else samples, rows,
-                              pcs_all, split.train_idx, notes)
-            use, C = cov
-            rows = rows[use]
-            ytr = yv[rows]
-            stat = np.full(idx.size, np.nan)
-            pval = np.full(idx.size, np.nan)
-            odds = np.full(idx.size, np.nan)
-            block = max(1, (64 << 20) // max(1, 4 * rows.size))
-            for b0 in range(0, idx.size, block):
-                vb = idx[b0:b0 + block]
-                Gb = _read(source, cohort, data, rows, vb)
-                r = logistic_association(Gb, ytr, covariates=C)
-                stat[b0:b0 + vb.size] = r["STAT"].to_numpy()
-                pval[b0:b0 + vb.size] = r["P"].to_numpy()
-                odds[b0:b0 + vb.size] = r["OR"].to_numpy()
-                report(0.6 + 0.25 * min(1.0, (b0 + vb.size) / idx.size),
-                       f"Logistic GWAS: {b0 + vb.size:,} of {idx.size:,} variants")
-            flag = f"--logistic p < {config.gwas!r}"
-            lambda_gc = genomic_control_lambda(chisq=stat * stat)
-        stats.loc[idx, "gwas_stat"] = stat
-        stats.loc[idx, "gwas_p"] = pval
-        stats.loc[idx, "gwas_or"] = odds
-        remove = np.zeros(len(stats), dtype=bool)
-        remove[idx[~(pval < config.gwas)]] = True  # NaN p (untestable) is removed too
-        if idx.size and remove[idx].all():
-            best = float(np.nanmin(pval)) if np.isfinite(pval).any() else float("nan")
-            raise ConfigError(
-                f"Association filter ({flag}): none of the {idx.size:,} variants tested on the "
-                f"{len(split.train_idx):,} training samples has p below {config.gwas:g} (the "
-                f"smallest p is {best:.4g}). Raise the threshold (e.g. 0.05) or switch the "
-                "association filter off."
-            )
-        f._variant_step("GWAS (training samples)", flag, remove, stats["gwas_p"].to_numpy(),
-                        "association p-value", 1.0)
-    timer.lap("GWAS")
-
-    # 6. dense dosages of what is kept
-    report(0.9, "Reading the kept genotypes")
-    final_v = np.flatnonzero(f.variant_mask)
-    G = np.ascontiguousarray(_read(source, cohort, data, kept, final_v), dtype=np.float32)
-    timer.lap("read kept genotypes")
-
-    stats["removed_by"] = f.stats["removed_by"].to_numpy()
-    qc_result = QCResult(f.sample_mask.copy(), f.variant_mask.copy(), list(f.steps), qc_cfg,
-                         f.sample_missing_rate, f.variant_missing_rate, f.variant_maf,
-                         stats, f.strata_labels if config.stratify else None)
-    sset = np.full(n, "removed", dtype=object)
-    sset[train_sel] = "training"
-    sset[test_sel] = "test"
-    sample_stats = pd.DataFrame({
-        "FID": samples["FID"].to_numpy(), "IID": samples["IID"].to_numpy(),
-        "batch": blabels if blabels is not None else "", "phenotype": yv.astype(np.int8),
-        "missing_rate": f.sample_missing_rate if f.sample_missing_rate is not None else np.nan,
-        "set": sset,
-    })
-    report(1.0, "Done")
-    return QCWorkflowResult(
-        qc=qc_result, split=split, G=G,
-        samples=samples.iloc[kept].reset_index(drop=True),
-        variants=variants.iloc[final_v].reset_index(drop=True),
-        y=y_kept, sample_stats=sample_stats, variant_stats=stats,
-        pca_before=pca_before, pca_after=pca_after, lambda_gc=lambda_gc, notes=notes,
-        seconds=timer.seconds, config=config,
-    )
+        raise ConfigError("run_qc_workflow: config must be a genoapp.workflows.QCWorkflowConfig.")
+    st = _start(data, y, batch, config, samples, variants, progress)
+    _sample_filters(st)
+    _draw_split(st)
+    _variant_filters(st)
+    _batch_filter(st)
+    _sample_pcas(st)
+    _association_filter(st, covariates)
+    return _finish(st)
 
 
 def _read(source, cohort, data, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
@@ -537,3 +630,52 @@ def _covariates(config: QCWorkflowConfig, table: pd.DataFrame, rows: np.ndarray,
         raise InputDataError("Logistic GWAS: too few training samples with all covariates.")
     return use, C[use]
 
+
+
+def filter_gene_report(variants_before: pd.DataFrame, variants_after: pd.DataFrame, genes,
+                       *, truth: pd.DataFrame | None = None) -> dict:
+    """What an association filter did to genes: how many genes still have a SNP, and (with a
+    known truth, e.g. the demo's planted genes) how many planted genes it kept.
+
+    Parameters
+    ----------
+    variants_before, variants_after : pandas.DataFrame
+        Variant tables (``chrom``, ``id``, ``pos``) before and after the filter.
+    genes : pandas.DataFrame
+        Gene table (:func:`genoapp.io.read_gene_table`) on the variants' build.
+    truth : pandas.DataFrame, optional
+        Planted genes (``gene``, ``role``: "additive" or "interaction"), as
+        :func:`genoapp.demo.load_demo_truth`.
+
+    Returns
+    -------
+    dict
+        ``genes_before``, ``genes_after``, ``genes_removed``; with a truth, for each role
+        ``<role>_planted``, ``<role>_kept``; ``text``: one readable sentence.
+    """
+    from genoapp.features.annotation import annotate_snps
+
+    def genes_of(v):
+        if len(v) == 0:
+            return set()
+        ann = annotate_snps(v.reset_index(drop=True), genes)
+        inside = ann[ann["relation"] == "inside"] if "relation" in ann else ann
+        return set(inside["gene"].astype(str))
+
+    before, after = genes_of(variants_before), genes_of(variants_after)
+    out = {"genes_before": len(before), "genes_after": len(after & before),
+           "genes_removed": len(before - after)}
+    text = (f"The association filter kept SNPs inside {out['genes_after']:,} of the "
+            f"{out['genes_before']:,} genes that had one ({out['genes_removed']:,} genes removed).")
+    if truth is not None and len(truth):
+        parts = []
+        for role in ("additive", "interaction"):
+            planted = set(truth.loc[truth["role"] == role, "gene"].astype(str))
+            if planted:
+                out[f"{role}_planted"] = len(planted & before)
+                out[f"{role}_kept"] = len(planted & after)
+                parts.append(f"{out[f'{role}_kept']} of {out[f'{role}_planted']} planted "
+                             f"{role} genes")
+        text += " Kept: " + ", ".join(parts) + "."
+    out["text"] = text
+    return out

@@ -1,0 +1,277 @@
+"""How long will it take? Estimates shown before a run button is pressed, calibrated here.
+
+An estimate is the planned work (fits x epochs x samples, candidates x inner folds, trials x
+folds) times the cost of one unit of that work measured on this machine, the first time it is
+asked for, with the model's own code on random data of the real shape (one or two batches of a
+torch network, one small fit of a scikit-learn model or a Gibbs sampler), then cached for the
+process. Nothing is hard-coded but the planning rules below (e.g. how many epochs early stopping
+usually lets a network run, stated where it is used); the Train and Quantitative pages compare
+the estimate with the time measured afterwards.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import time
+
+import numpy as np
+
+from genoapp.logs import get_logger
+
+__all__ = ["Estimate", "estimate_comparison", "estimate_quantitative", "format_seconds"]
+
+_log = get_logger(__name__)
+#: Planning rule: with early stopping (patience p), networks usually stop after about this
+#: fraction of their epoch budget (measured on the demo: DiseaseCapsule 6-13 of 30 epochs).
+_EARLY_STOP_FRACTION = 0.4
+
+
+@dataclasses.dataclass
+class Estimate:
+    """An expected run time.
+
+    Attributes
+    ----------
+    seconds : float
+    parts : dict of str -> float
+        Seconds per model or step.
+    """
+
+    seconds: float
+    parts: dict
+
+    def text(self) -> str:
+        """E.g. "about 45 s (DiseaseCapsule 30 s, logistic regression 2 s, ...)"."""
+        top = sorted(self.parts.items(), key=lambda kv: -kv[1])
+        detail = ", ".join(f"{k} {format_seconds(v)}" for k, v in top if v >= 0.5)
+        return f"about {format_seconds(self.seconds)}" + (f" ({detail})" if detail else "")
+
+
+def format_seconds(s: float) -> str:
+    """``"40 s"``, ``"3 min"``, ``"1.5 h"``."""
+    if s < 90:
+        return f"{max(1, round(s)):.0f} s"
+    if s < 5400:
+        return f"{s / 60:.0f} min"
+    return f"{s / 3600:.1f} h"
+
+
+def _timed(fn, repeat: int = 2) -> float:
+    fn()  # warm-up (allocations, lazy compilation)
+    best = float("inf")
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+@functools.lru_cache(maxsize=64)
+def _torch_seconds_per_sample(cls_path: str, n_features: int, params: tuple) -> float:
+    """Seconds per training sample per epoch of a genoapp torch classifier/regressor (two
+    batches of random data; forward, backward and the optimiser step)."""
+    import importlib
+
+    import torch
+
+    module, name = cls_path.rsplit(".", 1)
+    cls = getattr(importlib.import_module(module), name)
+    kw = dict(params)
+    bs = int(kw.get("batch_size", 64))
+    n = 2 * bs
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(n, n_features)).astype(np.float32)
+    y = np.r_[np.zeros(n // 2), np.ones(n - n // 2)].astype(np.int64)
+    if "max_epochs" in cls().get_params():
+        kw.update(max_epochs=1, validation_fraction=0.0)
+        y = rng.normal(size=n).astype(np.float32)
+    else:
+        kw["epochs"] = 1
+    est = cls(**{k: v for k, v in kw.items() if k in cls().get_params()}, device="cpu")
+    threads = torch.get_num_threads()
+    try:
+        secs = _timed(lambda: est.fit(X, y), repeat=1)
+    finally:
+        torch.set_num_threads(threads)
+    return secs / n
+
+
+@functools.lru_cache(maxsize=64)
+def _sklearn_seconds(key: str, n: int, p: int, params: tuple) -> float:
+    """Seconds of one fit of a registry model on ``n`` x ``p`` random data.
+
+    Measured on a probe of at most 400 rows, 1,000 columns and 20 trees (ensembles) and scaled:
+    linear in rows (quadratic for the SVM), columns and trees. The probe itself takes well
+    under a second, so the estimate can be shown before every click.
+    """
+    from genoapp.workflows.registry import model_specs
+
+    (spec,) = model_specs([key], task="classification")
+    kw = dict(params)
+    m, q = min(n, 400), min(p, 1000)
+    trees = kw.get("n_estimators")
+    tree_scale = 1.0
+    if isinstance(trees, int) and trees > 20:
+        kw["n_estimators"], tree_scale = 20, trees / 20
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(m, q)).astype(np.float32)
+    y = np.r_[np.zeros(m // 2), np.ones(m - m // 2)].astype(np.int64)
+    est = spec.build(kw, random_state=0)
+    t = time.perf_counter()
+    est.fit(X, y)
+    secs = time.perf_counter() - t
+    scale = (n / m) ** (2 if key == "svm" else 1) * (p / q) * tree_scale
+    return secs * scale
+
+
+@functools.lru_cache(maxsize=16)
+def _association_seconds(n: int, p: int) -> float:
+    """Seconds of one allelic test over ``n`` samples x ``p`` SNPs (measured on a slice)."""
+    from genoapp.qc.assoc import allelic_association
+
+    m, q = min(n, 500), min(p, 4000)
+    rng = np.random.default_rng(0)
+    G = rng.integers(0, 3, size=(m, q)).astype(np.float32)
+    y = np.r_[np.zeros(m // 2), np.ones(m - m // 2)].astype(np.int64)
+    return _timed(lambda: allelic_association(G, y), repeat=1) * (n / m) * (p / q)
+
+
+def _plan_fits(config, n_seeds: int, n_candidates: int) -> int:
+    """Fits of one model over all seeds: candidates x inner folds on the first seed (or on
+    every seed), plus refits."""
+    folds = 1 if config.validation == "holdout" else int(config.n_folds)
+    per_search = n_candidates * folds
+    refit = 0 if config.validation == "holdout" else 1
+    if config.share_tuning:
+        return per_search + refit + (n_seeds - 1) * (folds + refit)
+    return n_seeds * (per_search + refit)
+
+
+def estimate_comparison(n_train: int, n_features: int, *, models, preset: str = "quick",
+                        config=None, overrides: dict | None = None, n_snps: int = 0,
+                        association: str = "none") -> Estimate:
+    """Expected time of :func:`genoapp.workflows.casecontrol.compare_models` on this machine.
+
+    Parameters
+    ----------
+    n_train : int
+        Training samples (the fitting sets are upsampled to 1:1, about 1.2 x as many rows).
+    n_features : int
+        Feature columns (with the nested filter: the largest candidate, e.g. 160 SNPs).
+    models : sequence of str
+        Model keys.
+    preset : str
+    config : ProtocolConfig, optional
+    overrides : dict, optional
+    n_snps : int
+        QC'd SNPs (the PRS models and the nested association filter).
+    association : {"none", "nested"}
+
+    Returns
+    -------
+    Estimate
+    """
+    from genoapp.workflows.presets import association_grid, protocol_config
+    from genoapp.workflows.registry import model_specs
+
+    config = config or protocol_config(preset, "classification")
+    specs = model_specs(list(models), task="classification", preset=preset, overrides=overrides)
+    n_seeds = len(config.seeds)
+    n_fit = int(1.2 * n_train)
+    parts: dict[str, float] = {}
+    if association == "nested" and n_snps:
+        grid = association_grid(preset)
+        n_cand = int(np.prod([len(v) for v in grid.values()])) if grid else 1
+        inner = int(min(5, config.n_folds))
+        per = _association_seconds(n_train, n_snps)
+        parts["association filter"] = (n_cand * inner + 1) * per * (1 if config.share_tuning else n_seeds)
+        n_features = max(n_features, max(max(v) for v in grid.values()) if grid else n_features)
+    for spec in specs:
+        grid_n = int(np.prod([len(v) for v in spec.grid.values()])) if spec.grid else 1
+        if config.tuning == "none":
+            grid_n = 1
+        fits = _plan_fits(config, n_seeds, grid_n)
+        p = n_snps if spec.input == "snps" else n_features
+        if spec.is_torch:
+            params = {k: v for k, v in spec.params.items() if isinstance(v, int | float | str)}
+            for k, v in spec.grid.items():
+                params.setdefault(k, v[0])
+            per = _torch_seconds_per_sample(f"{spec.factory.__module__}.{spec.factory.__name__}",
+                                            max(1, p), tuple(sorted(params.items())))
+            epochs = int(spec.params.get("epochs", 30))
+            if config.patience:
+                epochs = max(config.patience + 1, int(round(epochs * _EARLY_STOP_FRACTION)))
+            parts[spec.name] = fits * epochs * n_fit * per
+        elif spec.input == "snps":
+            parts[spec.name] = fits * (_association_seconds(n_train, max(1, p)) + 0.5)
+        else:
+            params = {k: v for k, v in spec.params.items() if isinstance(v, int | float | str)}
+            parts[spec.name] = fits * _sklearn_seconds(spec.key, n_fit, max(1, p),
+                                                       tuple(sorted(params.items())))
+    total = float(sum(parts.values()))
+    _log.info("estimate: %s", Estimate(total, parts).text())
+    return Estimate(total, parts)
+
+
+def estimate_quantitative(n_samples: int, n_inputs: int, n_traits: int, *, models,
+                          preset: str = "quick", config=None,
+                          overrides: dict | None = None, n_input_sets: int = 1) -> Estimate:
+    """Expected time of :func:`genoapp.workflows.quantitative.run_quantitative` on this machine.
+
+    Parameters
+    ----------
+    n_samples : int
+        Individuals with at least one trait value.
+    n_inputs : int
+        Columns of the largest input set (markers, plus loadings).
+    n_traits : int
+    models : sequence of str
+        Model keys or names.
+    preset, config, overrides
+        As :func:`run_quantitative`.
+    n_input_sets : int
+        Input sets (each is a full cross-validation).
+
+    Returns
+    -------
+    Estimate
+    """
+    from genoapp.workflows.presets import protocol_config
+    from genoapp.workflows.registry import model_specs
+
+    config = config or protocol_config(preset, "regression")
+    specs = model_specs(list(models), task="regression", preset=preset, overrides=overrides)
+    n_folds = int(config.n_splits) * int(config.n_repeats)
+    n_train = int(n_samples * (config.n_splits - 1) / config.n_splits)
+    parts: dict[str, float] = {}
+    rng = np.random.default_rng(0)
+    for spec in specs:
+        if spec.is_torch:  # GRVSNN: trials x epochs on the fitting part of each fold
+            params = {k: v for k, v in spec.params.items() if isinstance(v, int | float | str)}
+            params.update({k: v for k, v in spec.first_trial.items()})
+            per = _torch_seconds_per_sample(f"{spec.factory.__module__}.{spec.factory.__name__}",
+                                            n_inputs, tuple(sorted(params.items())))
+            epochs = int(spec.params.get("max_epochs", 100))
+            epochs = max(int(spec.params.get("patience", 25)) + 5,
+                         int(round(epochs * _EARLY_STOP_FRACTION)))
+            trials = int(config.n_trials) if config.tuning == "optuna" else 1
+            fit_rows = int(n_train * (1 - config.validation_fraction))
+            parts[spec.name] = n_folds * trials * epochs * fit_rows * per
+            continue
+        m = min(n_train, 300)
+        X = rng.normal(size=(m, n_inputs)).astype(np.float32)
+        y = rng.normal(size=m)
+        est = spec.build({}, random_state=0, device="cpu")
+        if hasattr(est, "n_iter"):  # Gibbs samplers: time a short chain, scale the iterations
+            full = int(spec.params.get("n_iter", 6000))
+            est.set_params(n_iter=200, burn_in=50)
+            secs = _timed(lambda e=est, a=X, b=y: e.fit(a, b), repeat=1) * full / 200
+        else:
+            secs = _timed(lambda e=est, a=X, b=y: e.fit(a, b), repeat=1)
+        scale = n_train / m
+        scale = scale ** 2 if spec.key == "ridge" else scale  # LOO ridge: an n x n eigenproblem
+        parts[spec.name] = n_folds * n_traits * secs * scale
+    parts = {k: v * n_input_sets for k, v in parts.items()}
+    total = float(sum(parts.values()))
+    return Estimate(total, parts)
