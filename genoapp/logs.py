@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 from collections.abc import Iterator
 
 __all__ = ["get_logger", "capture_log", "LOG_FORMAT"]
@@ -26,12 +27,15 @@ def get_logger(name: str = _ROOT) -> logging.Logger:
 
 
 class _ListHandler(logging.Handler):
-    def __init__(self, lines: list[str]):
+    def __init__(self, lines: list[str], thread: int | None):
         super().__init__(level=logging.INFO)
         self.lines = lines
+        self.thread = thread
         self.setFormatter(logging.Formatter(LOG_FORMAT, "%Y-%m-%d %H:%M:%S"))
 
     def emit(self, record: logging.LogRecord) -> None:
+        if self.thread is not None and record.thread != self.thread:
+            return  # another analysis (another browser session) running in the same server
         try:
             self.lines.append(self.format(record))
         except Exception:  # noqa: BLE001 - logging must never break an analysis
@@ -39,13 +43,18 @@ class _ListHandler(logging.Handler):
 
 
 @contextlib.contextmanager
-def capture_log(lines: list[str] | None = None) -> Iterator[list[str]]:
+def capture_log(lines: list[str] | None = None, *, all_threads: bool = False) -> Iterator[list[str]]:
     """Collect the ``genoapp`` log records (INFO and above) of a block as text lines.
+
+    Only the records logged by the thread that entered the block are kept: the app serves many
+    browser sessions from one process, and a run's log must not hold another session's lines.
 
     Parameters
     ----------
     lines : list of str, optional
         Append to this list (default a new one).
+    all_threads : bool, default False
+        Keep the records of every thread (for an analysis that logs from worker threads).
 
     Yields
     ------
@@ -54,7 +63,7 @@ def capture_log(lines: list[str] | None = None) -> Iterator[list[str]]:
     """
     lines = [] if lines is None else lines
     logger = logging.getLogger(_ROOT)
-    handler = _ListHandler(lines)
+    handler = _ListHandler(lines, None if all_threads else threading.get_ident())
     old_level = logger.level
     if logger.level == logging.NOTSET or logger.level > logging.INFO:
         logger.setLevel(logging.INFO)

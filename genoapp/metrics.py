@@ -171,18 +171,6 @@ def regression_metrics(y_true, y_pred) -> dict:
 _BOOT_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
 
 
-def _fast_auc(y: np.ndarray, s: np.ndarray) -> float:
-    """ROC AUC by ranks (ties averaged), the same value as ``roc_auc_score``."""
-    from scipy.stats import rankdata
-
-    n1 = int(y.sum())
-    n0 = y.size - n1
-    if n1 == 0 or n0 == 0:
-        return math.nan
-    r = rankdata(s)
-    return float((r[y == 1].sum() - n1 * (n1 + 1) / 2.0) / (n1 * n0))
-
-
 def classification_uncertainty(y_true, scores, predictions, *, n_boot: int = 2000,
                                level: float = 0.95, random_state: int = 0) -> dict:
     """How sure are the test metrics of one model (several seeds on the same test samples)?
@@ -228,24 +216,33 @@ def classification_uncertainty(y_true, scores, predictions, *, n_boot: int = 200
     out: dict = {}
     boots = {m: np.full(n_boot, np.nan) for m in _BOOT_METRICS}
     if pos.size and neg.size:
+        from scipy.stats import rankdata
+
+        # replicate b draws cases then controls with replacement (positives first in each row)
+        idx = np.empty((n_boot, y.size), dtype=np.int64)
         for b in range(n_boot):
-            idx = np.concatenate([rng.choice(pos, pos.size), rng.choice(neg, neg.size)])
-            yb = y[idx]
-            vals = {m: [] for m in _BOOT_METRICS}
-            for sc, pr in zip(S, P, strict=True):
-                sb, pb = sc[idx], pr[idx]
-                tp = int(((pb == 1) & (yb == 1)).sum())
-                fp = int(((pb == 1) & (yb == 0)).sum())
-                fn = int(((pb == 0) & (yb == 1)).sum())
-                prec = tp / (tp + fp) if tp + fp else 0.0
-                rec = tp / (tp + fn) if tp + fn else 0.0
-                vals["accuracy"].append(float((pb == yb).mean()))
-                vals["precision"].append(prec)
-                vals["recall"].append(rec)
-                vals["f1"].append(2 * prec * rec / (prec + rec) if prec + rec else 0.0)
-                vals["roc_auc"].append(_fast_auc(yb, sb))
-            for m in _BOOT_METRICS:
-                boots[m][b] = float(np.nanmean(vals[m]))
+            idx[b, :pos.size] = rng.choice(pos, pos.size)
+            idx[b, pos.size:] = rng.choice(neg, neg.size)
+        yb = y[idx] == 1  # (n_boot, n)
+        n1, n0 = pos.size, neg.size
+        per_seed = {m: [] for m in _BOOT_METRICS}
+        for sc, pr in zip(S, P, strict=True):  # vectorised over the replicates
+            pb = pr[idx] == 1
+            tp = (pb & yb).sum(axis=1)
+            fp = (pb & ~yb).sum(axis=1)
+            fn = (~pb & yb).sum(axis=1)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                prec = np.where(tp + fp > 0, tp / np.maximum(tp + fp, 1), 0.0)
+                rec = np.where(tp + fn > 0, tp / np.maximum(tp + fn, 1), 0.0)
+                f1 = np.where(prec + rec > 0, 2 * prec * rec / np.where(prec + rec > 0, prec + rec, 1.0), 0.0)
+            ranks = rankdata(sc[idx], axis=1)  # ties averaged, as roc_auc_score
+            per_seed["accuracy"].append((pb == yb).mean(axis=1))
+            per_seed["precision"].append(prec)
+            per_seed["recall"].append(rec)
+            per_seed["f1"].append(f1)
+            per_seed["roc_auc"].append((ranks[:, :n1].sum(axis=1) - n1 * (n1 + 1) / 2.0) / (n1 * n0))
+        for m in _BOOT_METRICS:
+            boots[m] = np.mean(per_seed[m], axis=0)
     alpha = (1.0 - level) / 2.0
     for m in _BOOT_METRICS:
         v = boots[m][np.isfinite(boots[m])]
