@@ -85,10 +85,11 @@ with st.form("null_form"):
     alpha = c4.select_slider("FDR level", [0.01, 0.05, 0.1, 0.2], 0.05, key="core_alpha")
     n_sets = c5.number_input("Random gene sets (masked accuracy)", 10, 100_000, 200, 10,
                              key="n_null_sets", help="The paper used 1,000.")
-    est_key = ("estimate", int(n_networks))
+    est_key = ("estimate", int(n_networks), int(n_sets), scan_on)
     if est_key not in store:
         with guard("Estimating the time"):
-            store[est_key] = estimate_insights(data, n_networks=int(n_networks))
+            store[est_key] = estimate_insights(data, n_networks=int(n_networks), n_sets=int(n_sets),
+                                               samples="test" if scan_on == "test" else "train")
     est = store.get(est_key)
     run_null = st.form_submit_button(
         "Run against permuted labels" + (f" (about {format_seconds(est)})" if est else ""),

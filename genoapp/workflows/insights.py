@@ -271,12 +271,15 @@ def load_insights(run_dir) -> dict | None:
     return out
 
 
-def estimate_insights(data: InsightsData, *, n_networks: int = 3) -> float:
+def estimate_insights(data: InsightsData, *, n_networks: int = 3, n_sets: int = 200,
+                      samples: str = "test") -> float:
     """Expected seconds of :func:`capsule_insights` on this machine.
 
     The real network's own measured epoch times (``history_``) times the epochs the references
-    run, plus one feature-stage fit per reference (timed once here when there is a stage) and
-    ``1 + n_networks`` gene scans (timed on the real network's first genes).
+    run, plus one feature-stage fit per reference (timed once here when there is a stage),
+    ``1 + n_networks`` gene scans on ``samples`` (timed on the real network's first genes) and
+    the masked-accuracy null of ``n_sets`` random gene sets on the other samples (timed on a
+    few sets; counted as if core genes are found).
     """
     hist = getattr(data.model, "history_", None) or []
     per_epoch = float(np.median([h.get("seconds", 0.0) for h in hist])) if hist else 1.0
@@ -301,11 +304,22 @@ def estimate_insights(data: InsightsData, *, n_networks: int = 3) -> float:
                           y=data.features.y, split=data.features.split)
     try:
         t0 = time.perf_counter()
-        gene_scan(data.model, timing, samples="train")
+        gene_scan(data.model, timing, samples=samples)
         scan = (time.perf_counter() - t0) * genes.size / (n_sub + 1) * (1 + n_networks)
     except Exception:  # noqa: BLE001 - an estimate never stops the page
         scan = 0.05 * genes.size * (1 + n_networks)
-    return float(train + stage + scan + 2.0)
+    masked = 0.0
+    if n_sets and genes.size > 1:
+        other = "train" if samples == "test" else "test"
+        probe = min(5, int(n_sets))
+        try:
+            t0 = time.perf_counter()
+            permutation_null(data.model, data.features, list(genes[:1]), samples=other,
+                             n_sets=probe, random_state=0)
+            masked = (time.perf_counter() - t0) * int(n_sets) / probe
+        except Exception:  # noqa: BLE001 - an estimate never stops the page
+            masked = 0.0
+    return float(train + stage + scan + masked + 2.0)
 
 
 def capsule_insights(data: InsightsData, *, n_networks: int = 3, rule: str = "significant",
