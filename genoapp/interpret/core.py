@@ -133,18 +133,7 @@ def core_genes(scores, genes, *, percentile: float = 95.0, summary: pd.DataFrame
     order = np.argsort(-s, kind="stable")
     df = pd.DataFrame({"gene": g[order], "score": s[order]})
     df.insert(0, "rank", pd.Series(df["score"]).rank(method="min", ascending=False).astype(np.int64).to_numpy())
-    if summary is not None:
-        if "gene" not in summary.columns:
-            raise InputDataError("summary: needs a 'gene' column (FeatureSet.summary).")
-        sm = summary.drop_duplicates("gene").set_index("gene")
-        start = sm["gene_start"] if "gene_start" in sm.columns else sm.get("start_bp")
-        end = sm["gene_end"] if "gene_end" in sm.columns else sm.get("end_bp")
-        loc = pd.DataFrame({"chrom": sm.get("chrom"), "start": start, "end": end,
-                            "n_snps": sm.get("n_snps")}, index=sm.index)
-        loc = loc.reindex(df["gene"].to_numpy())
-        for i, col in enumerate(["chrom", "start", "end", "n_snps"]):
-            if col in loc.columns and loc[col].notna().any():
-                df.insert(2 + i, col, loc[col].to_numpy())
+    df = _add_locations(df, summary, at=2)
     df["core"] = df["score"].to_numpy() >= cutoff
     return CoreGenes(table=df.reset_index(drop=True), cutoff=cutoff, percentile=float(percentile))
 
