@@ -16,6 +16,7 @@ from genoapp.features.pedigree import (
     pedigree_loadings,
     plateau_rank,
     relationship_eigen,
+    spectrum_tolerance,
 )
 from genoapp.io.grm import read_grm, write_grm
 from genoapp.io.pedigree import make_pedigree, pedigree_from_fam, read_pedigree
@@ -125,6 +126,62 @@ def test_sex_conflicts():
     ped = make_pedigree(selfed, allow_selfing=True)
     A = additive_relationship(ped)
     np.testing.assert_allclose(A, [[1.0, 1.0], [1.0, 1.5]])  # selfing: F = 0.5
+
+
+# A maize-like plant pedigree: P1 pollinates P2 (sire) and is pollinated by P3 (dam).
+PLANTS = pd.DataFrame({"id": ["P1", "P2", "P3", "X", "Y"], "sire": ["0", "0", "0", "P1", "P3"],
+                       "dam": ["0", "0", "0", "P2", "P1"]})
+
+
+def test_plants_can_be_sire_and_dam(tmp_path):
+    path = tmp_path / "maize.pedigree.tsv"
+    PLANTS.to_csv(path, sep="\t", index=False)
+    with pytest.raises(InputDataError) as err:
+        read_pedigree(path)  # species="animal" by default
+    msg = str(err.value)
+    assert "sire of some offspring and a dam of others (P1)" in msg
+    assert "monoecious" in msg and "plant" in msg and "check_sex=False" in msg
+    assert "species='plant'" in msg
+    with pytest.raises(InputDataError, match="monoecious"):
+        read_pedigree(path, species="animal")
+    ped = read_pedigree(path, species="plant")
+    assert ped.n == 5 and any("P1" in note and "plant" in note for note in ped.notes)
+    A = additive_relationship(ped)
+    assert A[3, 4] == pytest.approx(0.25)  # X and Y are half sibs through P1
+    # an explicit check_sex wins over the species
+    with pytest.raises(InputDataError, match="monoecious"):
+        read_pedigree(path, species="plant", check_sex=True)
+    assert read_pedigree(path, species="animal", check_sex=False).n == 5
+    assert make_pedigree(PLANTS, species="plant").n == 5
+    with pytest.raises(ConfigError, match="species.*'animal' or 'plant'.*'fungus'"):
+        read_pedigree(path, species="fungus")
+    with pytest.raises(ConfigError, match="check_sex"):
+        make_pedigree(PLANTS, check_sex="no")
+    # a .fam of plants: same keyword
+    fam = pd.DataFrame({"IID": PLANTS["id"], "father": PLANTS["sire"], "mother": PLANTS["dam"]})
+    assert pedigree_from_fam(fam, species="plant").n == 5
+
+
+def test_quantitative_data_forwards_the_species(tmp_path):
+    from genoapp.io import write_plink
+    from genoapp.workflows.quantitative import load_quantitative_data
+
+    ids = PLANTS["id"].tolist()
+    m = 8
+    write_plink(tmp_path / "maize",
+                np.random.default_rng(0).binomial(2, 0.4, size=(5, m)).astype(np.float32),
+                samples=pd.DataFrame({"FID": ids, "IID": ids}),
+                variants=pd.DataFrame({"chrom": "1", "id": [f"s{j}" for j in range(m)],
+                                       "pos": np.arange(1, m + 1), "A1": "A", "A2": "G"}))
+    pd.DataFrame({"FID": ids, "IID": ids, "height": [1.0, 2.0, 3.0, 4.0, 5.0]}).to_csv(
+        tmp_path / "maize.pheno.tsv", sep="\t", index=False)
+    PLANTS.to_csv(tmp_path / "maize.pedigree.tsv", sep="\t", index=False)
+    kw = dict(phenotypes=tmp_path / "maize.pheno.tsv", pedigree=tmp_path / "maize.pedigree.tsv")
+    with pytest.raises(InputDataError, match="declare the species as a plant"):
+        load_quantitative_data(tmp_path / "maize", **kw)
+    data = load_quantitative_data(tmp_path / "maize", **kw, pedigree_options={"species": "plant"})
+    assert data.relationship.eigenvalues.size == 5
+    assert any("plant" in note for note in data.notes)
 
 
 def test_duplicated_and_empty_ids():
@@ -257,3 +314,112 @@ def test_mice_A_plateau_is_the_papers_rank(shared_data):
     assert L.plateau == 169 and L.n_components == 169  # Fan & Waldmann 2025 used m = 169
     assert L.elbow < L.plateau
     np.testing.assert_allclose(L.eigenvalues[169:], 0.5, atol=1e-5)
+    # the spectrum's ties (24.5, 18.5, 15.5, 15.5, 15, 14, 14, ...) gave elbow 12, or 6 once
+    # cast to float32; both are 12 now
+    assert L.elbow == elbow_rank(L.eigenvalues.astype(np.float32)) == 12
+
+
+# ------------------------------------------------------------------ rank: float64 vs float32
+def _random_orthogonal(n: int, seed: int = 0) -> np.ndarray:
+    q, _ = np.linalg.qr(np.random.default_rng(seed).standard_normal((n, n)))
+    return q
+
+
+@pytest.mark.parametrize("tail", [0.0, 1e-4, 0.5])
+def test_ranks_ignore_float32_rounding_of_the_matrix(tmp_path, tail):
+    """A singular or nearly singular A (tail 0 or 1e-4: plants with selfing, duplicated
+    individuals) had a plateau and positive rank decided by float32 noise (before: plateau 20 vs
+    53 for tail 0, 20 vs None for 1e-4; positive rank 20 vs 81)."""
+    n = 150
+    q = _random_orthogonal(n)
+    lam = np.r_[50.0 / np.arange(1, 21) ** 1.5, np.full(n - 20, tail)]
+    A = (q * lam) @ q.T
+    A = (A + A.T) / 2
+    write_grm(tmp_path / "a", A, pd.DataFrame({"IID": [f"i{k}" for k in range(n)]}))
+    A32 = read_grm(tmp_path / "a").matrix
+    assert 0 < np.abs(A32 - A).max() < 1e-6
+    L64 = pedigree_loadings(A, n_components=None)
+    L32 = pedigree_loadings(A32, n_components=None)
+    # Weyl: storing A as float32 moves each eigenvalue by at most half the tolerance
+    tol = spectrum_tolerance(L64.eigenvalues)
+    assert tol == pytest.approx(np.finfo(np.float32).eps * np.linalg.norm(A))
+    assert np.abs(np.linalg.eigvalsh(A32) - np.linalg.eigvalsh(A)).max() <= tol / 2
+    assert (L32.elbow, L32.plateau, L32.n_components) == (L64.elbow, L64.plateau,
+                                                          L64.n_components)
+    assert L64.plateau == 20
+    assert L64.n_components == (20 if tail == 0 else n)
+
+
+def test_flat_spectrum_has_the_same_rank_whatever_the_rounding():
+    """Unrelated individuals (A = I): Kneedle used to find an 'elbow' in rounding noise
+    (135 for I, 17 with 1e-9 noise on the diagonal, 4 for Q Q^T)."""
+    n = 150
+    q = _random_orthogonal(n, seed=1)
+    rng = np.random.default_rng(2)
+    for A in (np.eye(n), np.eye(n) + 1e-9 * np.diag(rng.standard_normal(n)), q @ q.T,
+              np.eye(n).astype(np.float32)):
+        L = pedigree_loadings(A, n_components=None)
+        assert L.elbow == 135 and L.plateau is None  # ceil(0.9 n): 90 % of the trace
+    assert elbow_rank(np.ones(10)) == 9
+
+
+def test_tied_eigenvalues_give_one_elbow():
+    """Equal eigenvalues right after a local maximum of Kneedle's difference curve drop it by
+    exactly its threshold, so the last bit of rounding decided the elbow: 6 for exactly equal
+    eigenvalues (as in the top of the BGLR mice spectrum: 14, 14), 12 when eigh leaves them
+    1e-14 apart. Now the tie follows Kneedle's strict rule (not below the threshold) both ways."""
+    lam = np.r_[24.5, 18.5, 15.5, 15.5, 15.0, 14.0, 14.0, 13.5, 13.0, 12.5, 12.0,
+                np.full(6, 11.5), np.linspace(11.0, 1.0, 60), np.full(142, 0.5)]
+    split = lam + 1e-14 * np.arange(lam.size)[::-1]
+    assert elbow_rank(lam) == elbow_rank(lam.astype(np.float32)) == elbow_rank(split) == 12
+
+
+def _pig_cohort(shared_data, tmp_path, generations):
+    """PLINK files (random markers) for the phenotyped PIC pigs of some generations."""
+    from genoapp.io import write_plink
+
+    pig = shared_data / "pig_pic_cleveland2012"
+    ped = read_pedigree(pig / "pic.pedigree.tsv")
+    pheno = pd.read_csv(pig / "pic.pheno.tsv", sep="\t", dtype={"FID": str, "IID": str})
+    gen = ped.table.set_index("id")["generation"]
+    lo, hi = generations
+    ids = [i for i in pheno["IID"] if lo <= gen[i] <= hi]
+    rng = np.random.default_rng(0)
+    m = 20
+    write_plink(tmp_path / "pig", rng.binomial(2, 0.3, size=(len(ids), m)).astype(np.float32),
+                samples=pd.DataFrame({"FID": ids, "IID": ids}),
+                variants=pd.DataFrame({"chrom": "1", "id": [f"s{j}" for j in range(m)],
+                                       "pos": np.arange(1, m + 1), "A1": "A", "A2": "G"}))
+    pheno[pheno["IID"].isin(ids)].to_csv(tmp_path / "pig.pheno.tsv", sep="\t", index=False,
+                                         na_rep="NA")
+    return ped, ids
+
+
+@pytest.mark.parametrize("generations, elbow, plateau", [
+    ((3, 3), 24, 114),
+    ((12, 16), 33, None),
+    pytest.param((0, 16), 97, None, marks=pytest.mark.slow),  # all 3,534 phenotyped pigs
+])
+def test_pig_ranks_are_the_same_from_the_pedigree_and_from_a_grm(shared_data, tmp_path,
+                                                                  generations, elbow, plateau):
+    """The same A (the PIC pedigree's A of the 'genotyped' pigs) gets the same elbow and
+    plateau whether it is built from the pedigree (float64) or read from a GCTA GRM (float32).
+    Like for like: the pedigree route with relationship_scope="genotyped"; the default "all"
+    decomposes A over all 6,473 animals, another matrix (elbow 122 instead of 97 for all
+    phenotyped pigs)."""
+    from genoapp.workflows.quantitative import load_quantitative_data, resolve_rank
+
+    ped, ids = _pig_cohort(shared_data, tmp_path, generations)
+    A = additive_relationship(ped, individuals=ids)
+    write_grm(tmp_path / "pig.A", A, pd.DataFrame({"FID": ids, "IID": ids}))
+    common = dict(phenotypes=tmp_path / "pig.pheno.tsv")
+    from_ped = load_quantitative_data(tmp_path / "pig", **common,
+                                      pedigree=shared_data / "pig_pic_cleveland2012" /
+                                      "pic.pedigree.tsv", relationship_scope="genotyped")
+    from_grm = load_quantitative_data(tmp_path / "pig", **common, grm=tmp_path / "pig.A")
+    r64, r32 = from_ped.relationship, from_grm.relationship
+    assert r64.eigenvalues.size == r32.eigenvalues.size == len(ids)
+    assert np.abs(r64.eigenvalues - r32.eigenvalues).max() <= spectrum_tolerance(r64.eigenvalues)
+    assert (r64.elbow, r64.plateau) == (r32.elbow, r32.plateau) == (elbow, plateau)
+    for rule in ("elbow", "plateau"):
+        assert resolve_rank(from_ped, rule) == resolve_rank(from_grm, rule)

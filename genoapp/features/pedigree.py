@@ -13,15 +13,26 @@
    the 6,473-animal PIC pedigree takes under a second. Memory is ``8 n^2`` bytes: restrict to
    the ancestors of the individuals you need (``individuals=``) for large pedigrees.
 2. :func:`relationship_eigen`: ``A = Q Lambda Q^T`` (symmetric eigendecomposition, LAPACK via
-   :func:`scipy.linalg.eigh`), eigenvalues sorted in descending order; tiny negative values
-   from rounding are set to 0; each eigenvector's sign is fixed (largest entry positive) so
-   results are reproducible.
+   :func:`scipy.linalg.eigh`), eigenvalues sorted in descending order; eigenvalues within the
+   float32 precision of zero (:func:`spectrum_tolerance`) and tiny negative values from rounding
+   are set to 0; each eigenvector's sign is fixed (largest entry positive) so results are
+   reproducible.
 3. :func:`elbow_rank`: the rank m at the elbow of the scree plot (eigenvalue against its rank),
    found with ``kneed`` (Satopaa et al. 2011, "Kneedle"; convex, decreasing curve). The paper's
    own rule, "the rank where the eigenvalues are no longer decreasing", is
    :func:`plateau_rank`: the number of eigenvalues above the flat tail of the spectrum. On the
    BGLR mice A it gives exactly the paper's m = 169 (the last 1,645 eigenvalues all equal 0.5;
    Kneedle's elbow is 12); spectra without a flat tail (the wheat A) have no plateau.
+
+   Both rules ignore eigenvalue differences below :func:`spectrum_tolerance` (float32 machine
+   epsilon times ``||A||_F``): a GCTA ``.grm.bin`` stores A in float32, and that rounding moves
+   every eigenvalue by at most half this tolerance (Weyl's inequality). So the rounding of a
+   GRM file cannot split a flat tail, make a zero eigenvalue positive or break a tie between
+   equal eigenvalues, the ways it could change m: one relationship matrix gets the same m
+   whether it was built in float64 from a pedigree or read back from a GRM file (tests: the
+   PIC pig pedigree, synthetic singular and flat spectra). A pedigree decomposed with
+   ``relationship_scope="all"`` (A over the whole pedigree) is another matrix than a GRM of
+   the genotyped individuals and has its own m.
 4. :func:`pedigree_loadings`: ``L = Q sqrt(Lambda)`` so that ``L L^T = A`` at full rank; the
    first m columns are the reduced-rank loadings ``L_m`` used as inputs ``X = [L_m, markers]``
    (Fan & Waldmann 2025, eq. 1; the paper used m = 169 for mice, 797 for pig, 138 for pine).
@@ -50,10 +61,37 @@ __all__ = [
     "pedigree_loadings",
     "plateau_rank",
     "relationship_eigen",
+    "spectrum_tolerance",
 ]
 
 #: Largest pedigree (after pruning to ancestors) for which A is built by default (3.2 GB).
 MAX_ANIMALS = 20_000
+
+#: float32 machine epsilon, 2^-23: the relative spacing of the values of a GCTA ``.grm.bin``.
+FLOAT32_EPS = float(np.finfo(np.float32).eps)
+
+
+def spectrum_tolerance(eigenvalues) -> float:
+    """Smallest eigenvalue difference the rank rules treat as real: ``2^-23 ||A||_F``.
+
+    Storing a relationship matrix as float32 (a GCTA ``.grm.bin``) rounds each entry by at most
+    ``2^-24`` of its value, so the rounding error E has ``||E||_2 <= ||E||_F <= 2^-24 ||A||_F``
+    and, by Weyl's inequality, moves each eigenvalue by at most ``2^-24 ||A||_F``. Two
+    eigenvalues (or an eigenvalue and 0) closer than twice that, ``FLOAT32_EPS * ||A||_F``,
+    cannot be told apart once A has been through a GRM file.
+
+    Parameters
+    ----------
+    eigenvalues : array-like
+        All eigenvalues of A (``||A||_F`` is the root of the sum of their squares).
+
+    Returns
+    -------
+    float
+        ``FLOAT32_EPS * sqrt(sum(eigenvalues ** 2))`` (>= 0).
+    """
+    lam = np.asarray(eigenvalues, dtype=np.float64).ravel()
+    return FLOAT32_EPS * float(np.sqrt(np.sum(lam * lam)))
 
 
 def additive_relationship(
@@ -179,7 +217,9 @@ def relationship_eigen(A) -> tuple[np.ndarray, np.ndarray]:
     Returns
     -------
     eigenvalues : numpy.ndarray
-        ``(n,)`` float64, descending; values below ``1e-10 * max`` in magnitude are set to 0.
+        ``(n,)`` float64, descending; values within :func:`spectrum_tolerance` of 0 (float32
+        precision of A, so a singular A has the same positive rank whether it was stored as
+        float64 or float32) and small negative values from rounding are set to 0.
     eigenvectors : numpy.ndarray
         ``(n, n)`` float64, column k belongs to eigenvalue k; sign fixed so that each
         column's largest-magnitude entry is positive.
@@ -200,7 +240,7 @@ def relationship_eigen(A) -> tuple[np.ndarray, np.ndarray]:
             "matrix is positive semi-definite. Check the matrix (a pedigree A never has "
             "negative eigenvalues)."
         )
-    vals[np.abs(vals) < 1e-10 * top] = 0.0
+    vals[np.abs(vals) <= spectrum_tolerance(vals)] = 0.0
     vals = np.maximum(vals, 0.0)
     idx = np.abs(vecs).argmax(axis=0)
     signs = np.sign(vecs[idx, np.arange(vecs.shape[1])])
@@ -211,10 +251,18 @@ def relationship_eigen(A) -> tuple[np.ndarray, np.ndarray]:
 def elbow_rank(eigenvalues, *, sensitivity: float = 1.0, max_rank: int | None = None) -> int:
     """Rank at the elbow of a scree plot (``kneed.KneeLocator``, convex and decreasing).
 
+    Kneedle sees the eigenvalues rounded to multiples of ``tol`` =
+    :func:`spectrum_tolerance` (float32 precision of A), so differences that storing A as
+    float32 could create do not decide the elbow, and its threshold slack is ``S + 1e-8``
+    x-steps instead of ``S``, so that equal eigenvalues (a drop of exactly one x-step, common
+    in pedigrees: full sibs) follow Kneedle's strict rule "below the threshold" every time
+    instead of the last bit of floating-point rounding. A spectrum flat to within ``tol`` has
+    no elbow.
+
     Parameters
     ----------
     eigenvalues : array-like
-        ``(n,)`` eigenvalues in descending order.
+        ``(n,)`` all eigenvalues in descending order (the tolerance uses all of them).
     sensitivity : float, default 1.0
         Kneedle's ``S`` (larger = more conservative, a later elbow).
     max_rank : int, optional
@@ -223,27 +271,37 @@ def elbow_rank(eigenvalues, *, sensitivity: float = 1.0, max_rank: int | None = 
     Returns
     -------
     int
-        m >= 1: the number of leading components up to and including the elbow. When kneed
-        finds no elbow (e.g. a flat spectrum), the smallest m whose eigenvalues sum to 90 %
-        of the trace.
+        m >= 1: the number of leading components up to and including the elbow. When there
+        is no elbow (kneed finds none, or the spectrum is flat to within ``tol``), the
+        smallest m whose eigenvalues sum to 90 % of the trace.
 
     Raises
     ------
     InputDataError
-        Fewer than 3 eigenvalues, or not in descending order.
+        Fewer than 3 eigenvalues, or not in descending order (an increase larger than
+        ``tol``).
     """
     lam = np.asarray(eigenvalues, dtype=np.float64).ravel()
+    tol = spectrum_tolerance(lam)
     if max_rank is not None:
         lam = lam[: int(max_rank)]
     if lam.size < 3:
         raise InputDataError(f"elbow_rank: need at least 3 eigenvalues, got {lam.size}.")
-    if np.any(np.diff(lam) > 1e-9 * max(abs(lam[0]), 1.0)):
+    if np.any(np.diff(lam) > max(tol, 1e-12 * max(abs(lam[0]), 1.0))):
         raise InputDataError("elbow_rank: eigenvalues must be sorted in descending order.")
-    from kneed import KneeLocator
+    if tol > 0:
+        lam = np.round(lam / tol) * tol
+    flat = float(lam[0] - lam[-1]) <= tol
+    knee = None
+    if not flat:
+        from kneed import KneeLocator
 
-    x = np.arange(1, lam.size + 1, dtype=np.float64)
-    knee = KneeLocator(x, lam, S=float(sensitivity), curve="convex", direction="decreasing").knee
+        x = np.arange(1, lam.size + 1, dtype=np.float64)
+        knee = KneeLocator(x, lam, S=float(sensitivity) + 1e-8, curve="convex",
+                           direction="decreasing").knee
     if knee is None or not np.isfinite(knee):
+        if flat:  # equal eigenvalues: 90 % of the trace is ceil(0.9 n) of them
+            return int(max(1, np.ceil(0.9 * lam.size - 1e-9)))
         cum = np.cumsum(lam) / max(lam.sum(), 1e-300)
         return int(np.searchsorted(cum, 0.9) + 1)
     return int(max(1, round(float(knee))))
@@ -254,12 +312,14 @@ def plateau_rank(eigenvalues, *, rtol: float = 1e-3, min_fraction: float = 0.05)
 
     The paper's rule (Fan & Waldmann 2025: the scree plot shows "where the eigenvalues are no
     longer decreasing"). The tail value is the smallest eigenvalue; m is the number of
-    eigenvalues above ``tail (1 + rtol) + 1e-9 max``.
+    eigenvalues above ``tail (1 + rtol) + tol`` with ``tol`` = :func:`spectrum_tolerance`
+    (float32 precision of A): storing A as float32 moves each eigenvalue by at most
+    ``tol / 2``, so a tail that is flat in float64 stays flat after a trip through a GRM file.
 
     Parameters
     ----------
     eigenvalues : array-like
-        ``(n,)`` eigenvalues in descending order.
+        ``(n,)`` all eigenvalues in descending order.
     rtol : float, default 1e-3
         Relative tolerance (to the tail value) defining "equal to the tail".
     min_fraction : float, default 0.05
@@ -268,15 +328,16 @@ def plateau_rank(eigenvalues, *, rtol: float = 1e-3, min_fraction: float = 0.05)
     Returns
     -------
     int or None
-        m (>= 1), or None when the spectrum has no flat tail.
+        m (>= 1), or None when the spectrum has no flat tail (or is flat to within ``tol``).
     """
     lam = np.asarray(eigenvalues, dtype=np.float64).ravel()
     if lam.size < 3:
         return None
+    tol = spectrum_tolerance(lam)
     tail, top = float(lam.min()), float(lam.max())
-    if top <= tail:
+    if top - tail <= tol:
         return None
-    above = int((lam > tail * (1.0 + rtol) + 1e-9 * top).sum())
+    above = int((lam > tail * (1.0 + rtol) + tol).sum())
     flat = lam.size - above
     if above < 1 or flat < max(2, int(np.ceil(min_fraction * lam.size))):
         return None
@@ -356,7 +417,8 @@ def pedigree_loadings(A, *, n_components="elbow", ids=None, sensitivity: float =
         m: ``"elbow"`` = automatic (:func:`elbow_rank`, Kneedle); ``"plateau"`` = the paper's
         rule (:func:`plateau_rank`; falls back to the elbow when the spectrum has no flat
         tail); an int = the user's choice (1..n); None = full rank (every positive
-        eigenvalue; then ``L L^T = A``).
+        eigenvalue; then ``L L^T = A`` up to the eigenvalues within
+        :func:`spectrum_tolerance` of 0).
     ids : sequence of str, optional
         Row ids (default ``"0"``, ``"1"``, ...).
     sensitivity, max_rank

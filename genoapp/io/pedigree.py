@@ -12,8 +12,10 @@ Checks (each failure is an :class:`~genoapp.errors.InputDataError` naming the in
 - loops: an individual that is its own parent, or its own ancestor (``A -> B -> A``);
 - sex conflicts: an individual recorded as a sire of one offspring and as a dam of another, a
   sire and dam that are the same individual (selfing; allowed with ``allow_selfing=True``, as
-  in plants), or, with a ``sex`` column, a sire recorded as female or a dam as male
-  (``check_sex=False`` turns these off, e.g. for monoecious plants);
+  in plants), or, with a ``sex`` column, a sire recorded as female or a dam as male. The sire
+  and dam checks apply to animals; for monoecious species (plants, where one individual can be
+  the sire of some offspring and the dam of others) declare ``species="plant"``, which turns
+  them off (``check_sex=False`` does so for any species);
 - parents that have no row of their own ("unknown parents"): listed and, by default, added as
   founders (``missing_parents="add"``), or set to unknown, or an error.
 
@@ -36,7 +38,12 @@ import pandas as pd
 from genoapp.errors import ConfigError, InputDataError
 from genoapp.io.sanitize import MAX_ITEMS, excerpt, parser_error_detail
 
-__all__ = ["UNKNOWN_CODES", "Pedigree", "make_pedigree", "pedigree_from_fam", "read_pedigree"]
+__all__ = ["SPECIES", "UNKNOWN_CODES", "Pedigree", "make_pedigree", "pedigree_from_fam",
+           "read_pedigree"]
+
+#: Accepted values of ``species``: animals (sexes separate, the sex check applies by default)
+#: and plants (monoecious: one individual may be sire and dam, no sex check by default).
+SPECIES = ("animal", "plant")
 
 #: Tokens read as an unknown parent (after stripping blanks).
 UNKNOWN_CODES = ("0", "", "NA", "na", "NaN", "nan", ".", "-", "*")
@@ -301,7 +308,8 @@ def make_pedigree(
     *,
     missing_parents: str = "add",
     allow_selfing: bool = False,
-    check_sex: bool = True,
+    check_sex: bool | None = None,
+    species: str = "animal",
     source: str = "table",
 ) -> Pedigree:
     """Validate a pedigree table and put parents before offspring.
@@ -319,9 +327,15 @@ def make_pedigree(
         raise an error listing them.
     allow_selfing : bool, default False
         Accept rows whose sire and dam are the same individual (plants).
-    check_sex : bool, default True
+    check_sex : bool or None, default None
         Reject individuals used both as sire and as dam, and (with a ``sex`` column) sires
-        recorded as female or dams as male.
+        recorded as female or dams as male. None: True for ``species="animal"``, False for
+        ``species="plant"``; an explicit True or False wins over the species.
+    species : {"animal", "plant"}, default "animal"
+        "plant" for monoecious species, where one individual can be the sire of some
+        offspring and the dam of others: the sex check is then off unless ``check_sex=True``
+        (individuals used both ways are listed in ``notes``). Selfing is still governed by
+        ``allow_selfing``.
     source : str
         Name used in messages.
 
@@ -336,12 +350,13 @@ def make_pedigree(
         Empty or duplicated ids, loops, sex conflicts, selfing without ``allow_selfing``,
         parents without rows with ``missing_parents="error"`` (each message lists the ids).
     ConfigError
-        Unknown ``missing_parents``.
+        Unknown ``missing_parents`` or ``species``, or ``check_sex`` not True, False or None.
     """
     if missing_parents not in ("add", "unknown", "error"):
         raise ConfigError(
             f"missing_parents: must be 'add', 'unknown' or 'error', got {missing_parents!r}."
         )
+    check_sex = _resolve_check_sex(check_sex, species)
     for col in ("id", "sire", "dam"):
         if col not in table.columns:
             raise InputDataError(
@@ -386,16 +401,22 @@ def make_pedigree(
         )
     notes: list[str] = []
     sex_col = _sex_codes(table["sex"]) if "sex" in table.columns else None
+    crossed = sires != dams  # selfing rows use one parent as both: not a conflict
+    as_sire = set(sires[crossed & (sires != "0")].tolist())
+    as_dam = set(dams[crossed & (dams != "0")].tolist())
+    both = sorted(as_sire & as_dam)
+    if both and not check_sex:
+        notes.append(f"{len(both)} individual(s) are a sire of some offspring and a dam of "
+                     f"others ({_shown(both)}); accepted (sex check off"
+                     f"{', species plant' if species == 'plant' else ''}).")
     if check_sex:
-        crossed = sires != dams  # selfing rows use one parent as both: not a conflict
-        as_sire = set(sires[crossed & (sires != "0")].tolist())
-        as_dam = set(dams[crossed & (dams != "0")].tolist())
-        both = sorted(as_sire & as_dam)
         if both:
             raise InputDataError(
                 f"Sex conflict in {source}: {len(both)} individual(s) are a sire of some "
-                f"offspring and a dam of others ({_shown(both)}). Correct the parent columns, "
-                "or turn the sex check off for species where this is normal."
+                f"offspring and a dam of others ({_shown(both)}). If this is an animal "
+                "pedigree, correct the parent columns. For a monoecious species (plants, where "
+                "one individual can be both sire and dam) this is normal: declare the species "
+                "as a plant (species='plant'), or switch the check off with check_sex=False."
             )
         if sex_col is not None:
             sex_of = dict(zip(ids.tolist(), sex_col.tolist(), strict=True))
@@ -470,12 +491,24 @@ def make_pedigree(
                     source=source, notes=tuple(notes))
 
 
+def _resolve_check_sex(check_sex: bool | None, species: str) -> bool:
+    """``check_sex`` with None replaced by the species' default (animal True, plant False)."""
+    if species not in SPECIES:
+        raise ConfigError(f"species: must be 'animal' or 'plant', got {species!r}.")
+    if check_sex is None:
+        return species == "animal"
+    if not isinstance(check_sex, bool | np.bool_):
+        raise ConfigError(f"check_sex: True, False or None (from the species), got {check_sex!r}.")
+    return bool(check_sex)
+
+
 def read_pedigree(
     source,
     *,
     missing_parents: str = "add",
     allow_selfing: bool = False,
-    check_sex: bool = True,
+    check_sex: bool | None = None,
+    species: str = "animal",
 ) -> Pedigree:
     """Read, validate and order a pedigree file (or table).
 
@@ -484,8 +517,14 @@ def read_pedigree(
     source : str, path-like or pandas.DataFrame
         A pedigree file (see the module docstring for the format) or a DataFrame with
         ``id``, ``sire``, ``dam`` (optional ``sex``) columns.
-    missing_parents, allow_selfing, check_sex
+    missing_parents, allow_selfing
         See :func:`make_pedigree`.
+    check_sex : bool or None, default None
+        Reject individuals used both as sire and as dam (and sires recorded female, dams
+        recorded male). None: True for animals, False for plants; True or False wins.
+    species : {"animal", "plant"}, default "animal"
+        "plant" for monoecious species (one individual may be sire and dam): no sex check
+        unless ``check_sex=True``.
 
     Returns
     -------
@@ -494,15 +533,21 @@ def read_pedigree(
     Raises
     ------
     InputDataError
-        Missing/empty/malformed file, or any check of :func:`make_pedigree`.
+        Missing/empty/malformed file, or any check of :func:`make_pedigree` (a sex conflict
+        says how to declare a plant or switch the check off).
+    ConfigError
+        Unknown ``missing_parents`` or ``species``, or a ``check_sex`` that is not a bool or
+        None.
 
     Examples
     --------
     >>> ped = read_pedigree("data/pic.pedigree.tsv")            # doctest: +SKIP
     >>> ped.n, ped.reordered                                     # doctest: +SKIP
     (6473, False)
+    >>> ped = read_pedigree("maize.pedigree.tsv", species="plant")  # doctest: +SKIP
     """
-    kw = dict(missing_parents=missing_parents, allow_selfing=allow_selfing, check_sex=check_sex)
+    kw = dict(missing_parents=missing_parents, allow_selfing=allow_selfing, check_sex=check_sex,
+              species=species)
     if isinstance(source, pd.DataFrame):
         return make_pedigree(source, source="table", **kw)
     if not isinstance(source, str | os.PathLike):
@@ -523,7 +568,8 @@ def pedigree_from_fam(samples: pd.DataFrame, **kwargs) -> Pedigree:
         As returned by :func:`genoapp.io.read_fam` (columns ``IID``, ``father``, ``mother``,
         ``sex``). Parents are matched on IID.
     **kwargs
-        Passed to :func:`make_pedigree`.
+        Passed to :func:`make_pedigree` (``missing_parents``, ``allow_selfing``,
+        ``check_sex``, ``species``).
 
     Returns
     -------
