@@ -4,17 +4,21 @@ Exactly what the page runs when the user presses *Run* without changing anything
 BGLR mice (``assets/quantitative/mice``: 1,814 x 10,346 SNPs), traits ``Obesity.BodyLength``
 and ``Obesity.BMI``, models GRVSNN and ridge (GBLUP), the page's default inputs (``APP_DEFAULT_INPUTS``; m = 169,
 the paper's rule; ``--inputs`` to change), preset "quick" (formerly "app":
-5-fold CV x 2 repeats, 5 Optuna trials per training fold, early stopping patience 25, at most
-100 epochs, 16 hidden units; :func:`genoapp.workflows.quantitative.run_quantitative`), with the
+one 5-fold CV, GRVSNN with its default hyper-parameters: ridge linear path, network of 16
+hidden units on the 300 inputs with the largest ridge effects, early stopping patience 25, at
+most 100 epochs; :func:`genoapp.workflows.quantitative.run_quantitative`), with the
 libraries' default threads (set ``--threads 1`` on a loaded shared machine).
 
 ``--max-folds N`` runs only the first N outer folds of that design (a quick check; labelled in
 the output, not the page's default run).
 
-Prints the loading time, the progress of every task (model x input set x outer fold, and trait
-for single-trait models), the whole run and the results table. Ends with ``RESULT {json}``:
-``load_s``, ``run_s``, ``total_s``, ``inputs``, ``fit_s_per_input_set``, ``fits``,
-``grvsnn_s_per_fold``, ``ridge_s_per_fit``, ``threads``, ``device`` (and ``max_folds``).
+Prints the loading time, the estimate the page shows before the click, the progress of every
+task (model x input set x outer fold, and trait for single-trait models), the whole run and
+the results table. Ends with ``RESULT {json}``: ``load_s``, ``run_s``, ``total_s`` (goal
+<= 120 on 2 cores), ``inputs``, ``fit_s_per_input_set``, ``fits``, ``grvsnn_s_per_fold``,
+``ridge_s_per_fit``, ``estimate_s`` (shown before the click), ``estimate_compute_s``,
+``estimate_ratio`` (measured run / estimate), ``grvsnn_r_mean`` and ``ridge_r_mean`` (mean
+test r over traits and folds), ``r_by_trait``, ``threads``, ``device`` (and ``max_folds``).
 Seconds per fit are the protocol's task times: tuning (GRVSNN's Optuna trials) and final fit.
 """
 
@@ -76,7 +80,6 @@ def main() -> None:
                                random_state=cfg.random_state,
                                rows=np.flatnonzero(np.isfinite(Y).any(axis=1)))[: args.max_folds]
         print(f"quick check: first {len(folds)} outer fold(s) only", flush=True)
-    t1 = time.perf_counter()
     done = [0]
 
     def progress(ev):
@@ -90,6 +93,20 @@ def main() -> None:
               f"({done[0]}/{ev['n_tasks']})", flush=True)
 
     inputs = args.inputs or list(APP_DEFAULT_INPUTS)
+    # the estimate the page shows before the click (same call as pages/quantitative.py)
+    from genoapp.workflows.estimate import estimate_quantitative
+    from genoapp.workflows.quantitative import resolve_rank
+
+    t_est = time.perf_counter()
+    n_inputs = data.n_variants + (resolve_rank(data, "plateau")
+                                  if "markers + loadings" in inputs else 0)
+    n_obs = int(data.samples[traits].notna().any(axis=1).sum())
+    est = estimate_quantitative(n_obs, n_inputs, len(traits), models=["grvsnn", "ridge"],
+                                preset="quick", n_input_sets=len(inputs))
+    est_s = time.perf_counter() - t_est
+    print(f"estimate shown before the click: {est.text()} (computed in {est_s:.1f} s)",
+          flush=True)
+    t1 = time.perf_counter()
     run = run_quantitative(data, traits=traits, models=["grvsnn", "ridge"], input_sets=inputs,
                            preset="quick", n_components="plateau", folds=folds,
                            on_event=progress)
@@ -107,6 +124,12 @@ def main() -> None:
            "fit_s_per_input_set": per_set,
            "fits": int(len(g) + len(r)), "grvsnn_s_per_fold": float(g.mean()),
            "ridge_s_per_fit": float(r.mean()), "threads": torch.get_num_threads(),
+           "estimate_s": est.seconds, "estimate_compute_s": est_s,
+           "estimate_ratio": run_s / est.seconds if est.seconds else None,
+           "grvsnn_r_mean": float(sc.loc[sc["key"] == "grvsnn", "r"].mean()),
+           "ridge_r_mean": float(sc.loc[sc["key"] == "ridge", "r"].mean()),
+           "r_by_trait": {f"{k}|{t}": float(v) for (k, t), v in
+                          sc.groupby(["key", "trait"])["r"].mean().items()},
            "device": device_description("auto"), "max_folds": args.max_folds}
     print(f"total {out['total_s']:.0f} s = load {load_s:.0f} s + run {run_s:.0f} s")
     print("RESULT " + json.dumps(out))

@@ -108,7 +108,9 @@ def test_repeated_kfold_and_fold_labels():
         ProtocolConfig(task="regression", n_splits=1)
     paper, quick = protocol_config("paper", "regression"), protocol_config("quick", "regression")
     assert paper.n_repeats == 10 and paper.n_splits == 5
-    assert quick.n_repeats == 2 and model_params("quick", "grvsnn")["patience"] == 25
+    # the quick answer: one 5-fold CV with the default hyper-parameters (issue 16)
+    assert quick.n_repeats == 1 and quick.tuning == "none"
+    assert model_params("quick", "grvsnn")["patience"] == 25
 
 
 def test_fold_scaler_uses_training_statistics_only():
@@ -183,7 +185,7 @@ def test_grvsnn_tuning_inside_training_data_and_selection_counts():
     X, Y = _data(n=160, p=20)
     # GRVSNN is tuned by the protocol (Optuna inside each training fold); max_epochs and
     # patience are GRVSNN parameters now
-    cfg = _cv_config(n_splits=2, n_repeats=1, n_trials=3)
+    cfg = _cv_config(n_splits=2, n_repeats=1, n_trials=3, tuning="optuna")
     grvsnn = model_specs(["grvsnn"], task="regression",
                          overrides={"grvsnn": {"n_hidden": 4, "max_epochs": 6, "patience": 3}})
     groups = np.array(["loading"] * 5 + ["marker"] * 15, dtype=object)

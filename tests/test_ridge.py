@@ -60,3 +60,34 @@ def test_kfold_cv_is_seeded_and_errors_are_actionable():
         RidgeGBLUP().fit(X, y_nan)
     with pytest.raises(InputDataError, match="shape"):
         a.predict(X[:, :10])
+
+
+def test_leave_one_out_path_matches_scikit_learn():
+    """ridge_leave_one_out: same alpha and effects as RidgeGBLUP (scikit-learn's RidgeCV), and
+    residuals equal to refitting without each row (scikit-learn's LeaveOneOut), n < P and
+    n > P; traits with missing values use their observed rows."""
+    from sklearn.linear_model import Ridge
+    from sklearn.model_selection import LeaveOneOut, cross_val_predict
+
+    from genoapp.models.ridge import ridge_leave_one_out
+
+    rng = np.random.default_rng(4)
+    for n, p in ((70, 200), (150, 30)):
+        X = rng.normal(size=(n, p))
+        Y = np.c_[X[:, :4] @ rng.normal(size=4) + rng.normal(size=n),
+                  X[:, 4:6] @ rng.normal(size=2) + rng.normal(size=n)]
+        Y[rng.random(n) < 0.2, 1] = np.nan
+        fit = ridge_leave_one_out(X, Y, n_permutations=3)
+        for t in range(2):
+            ok = np.isfinite(Y[:, t])
+            ref = RidgeGBLUP().fit(X[ok], Y[ok, t])
+            assert fit.alpha[t] == pytest.approx(ref.alpha_)
+            np.testing.assert_allclose(fit.coef[:, t], ref.coef_, atol=1e-10)
+            np.testing.assert_allclose(fit.predict(X)[:, t], ref.predict(X), atol=1e-10)
+            loo = Y[ok, t] - cross_val_predict(Ridge(alpha=fit.alpha[t]), X[ok], Y[ok, t],
+                                               cv=LeaveOneOut())
+            np.testing.assert_allclose(fit.loo_residuals[ok, t], loo, atol=1e-8)
+            assert np.isnan(fit.loo_residuals[~ok, t]).all()
+        assert fit.null_coef.shape == (3, p, 2)
+        # a permutation breaks the association: null effects are smaller than the real ones
+        assert np.abs(fit.null_coef[:, :4, 0]).mean() < np.abs(fit.coef[:4, 0]).mean()

@@ -79,7 +79,7 @@ def _torch_seconds_per_sample(cls_path: str, n_features: int, params: tuple) -> 
     cls = getattr(importlib.import_module(module), name)
     kw = dict(params)
     bs = int(kw.get("batch_size", 64))
-    n = 2 * bs
+    n = max(2 * bs, 512)  # several batches, so the fixed cost of a fit does not dominate
     rng = np.random.default_rng(0)
     X = rng.normal(size=(n, n_features)).astype(np.float32)
     y = np.r_[np.zeros(n // 2), np.ones(n - n // 2)].astype(np.int64)
@@ -91,7 +91,7 @@ def _torch_seconds_per_sample(cls_path: str, n_features: int, params: tuple) -> 
     est = cls(**{k: v for k, v in kw.items() if k in cls().get_params()}, device="cpu")
     threads = torch.get_num_threads()
     try:
-        secs = _timed(lambda: est.fit(X, y), repeat=1)
+        secs = _timed(lambda: est.fit(X, y), repeat=2)
     finally:
         torch.set_num_threads(threads)
     return secs / n
@@ -123,6 +123,57 @@ def _sklearn_seconds(key: str, n: int, p: int, params: tuple) -> float:
     secs = time.perf_counter() - t
     scale = (n / m) ** (2 if key == "svm" else 1) * (p / q) * tree_scale
     return secs * scale
+
+
+@functools.lru_cache(maxsize=64)
+def _regression_fit_seconds(key: str, preset: str, n: int, p: int, params: tuple) -> float:
+    """Seconds of one fit of a single-trait regression model of the registry on ``n`` x ``p``.
+
+    Probes on random data, kept short so the page can show the estimate at once: ridge on at
+    most 300 rows (scaled quadratically: an n x n eigenproblem); the others on at most 300 rows
+    and 2,000 columns, scaled linearly in both; Gibbs samplers run 200 iterations (scaled to
+    ``n_iter``); LassoNet a tenth of its epochs per step (scaled by 10).
+    """
+    from genoapp.workflows.registry import model_specs
+
+    (spec,) = model_specs([key], task="regression", preset=preset)
+    m = min(n, 300)
+    q = p if key == "ridge" else min(p, 2000)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(m, q)).astype(np.float32)
+    y = rng.normal(size=m)
+    est = spec.build({}, random_state=0, device="cpu")
+    factor = 1.0
+    if hasattr(est, "n_iter"):  # Gibbs samplers: a short chain, scaled to the iterations
+        factor = int(dict(params).get("n_iter", 6000)) / 200
+        est.set_params(n_iter=200, burn_in=50)
+    elif "n_iters" in est.get_params():  # LassoNet: a short, coarse path, scaled
+        kw = est.get_params()
+        iters = kw["n_iters"]
+        iters = (iters, iters) if isinstance(iters, int) else tuple(iters)
+        mult = float(kw.get("path_multiplier", 1.02))
+        est.set_params(n_iters=tuple(max(1, int(v) // 10) for v in iters),
+                       path_multiplier=max(mult, 1.5), cv=min(int(kw.get("cv", 5)), 2))
+        q = min(q, 500)
+        X = X[:, :q]
+        # epochs / 10; lambda steps ~ 1 / log(multiplier); CV folds + the final fit
+        factor = 10.0 * np.log(max(mult, 1.5)) / np.log(mult) * (int(kw.get("cv", 5)) + 1) / 3
+    secs = _timed(lambda: est.fit(X, y), repeat=1) * factor
+    return secs * ((n / m) ** 2 if key == "ridge" else (n / m) * (p / q))
+
+
+@functools.lru_cache(maxsize=16)
+def _ridge_path_seconds(n: int, p: int) -> float:
+    """Seconds of :func:`genoapp.models.ridge.ridge_leave_one_out` (one trait, 100
+    permutations) on ``n`` x ``p``: measured on at most 400 rows and scaled as the n x n
+    kernel (quadratic in rows, linear in columns)."""
+    from genoapp.models.ridge import ridge_leave_one_out
+
+    m = min(n, 400)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(m, p))
+    y = rng.normal(size=m)
+    return _timed(lambda: ridge_leave_one_out(X, y, n_permutations=100), repeat=1) * (n / m) ** 2
 
 
 @functools.lru_cache(maxsize=16)
@@ -245,33 +296,31 @@ def estimate_quantitative(n_samples: int, n_inputs: int, n_traits: int, *, model
     n_folds = int(config.n_splits) * int(config.n_repeats)
     n_train = int(n_samples * (config.n_splits - 1) / config.n_splits)
     parts: dict[str, float] = {}
-    rng = np.random.default_rng(0)
     for spec in specs:
-        if spec.is_torch:  # GRVSNN: trials x epochs on the fitting part of each fold
+        if spec.is_torch:  # GRVSNN: trials x (linear path + epochs on the fitting part)
             params = {k: v for k, v in spec.params.items() if isinstance(v, int | float | str)}
             params.update({k: v for k, v in spec.first_trial.items()})
+            linear_path = bool(spec.params.get("linear_path", True))
+            screened = spec.params.get("n_screened") if linear_path else None
+            net_inputs = min(int(screened), n_inputs) if screened else n_inputs
+            # the network alone (on the screened inputs); the linear path is timed below
+            params.update(linear_path=False, importance_scale="sum", n_screened=None)
             per = _torch_seconds_per_sample(f"{spec.factory.__module__}.{spec.factory.__name__}",
-                                            n_inputs, tuple(sorted(params.items())))
-            epochs = int(spec.params.get("max_epochs", 100))
-            epochs = max(int(spec.params.get("patience", 25)) + 5,
-                         int(round(epochs * _EARLY_STOP_FRACTION)))
+                                            net_inputs, tuple(sorted(params.items())))
+            # planning rule: GRVSNN's best validation epoch came early on the mice and wheat
+            # (1-16), so early stopping ends it about patience + 10 epochs in
+            epochs = min(int(spec.params.get("max_epochs", 100)),
+                         int(spec.params.get("patience", 25)) + 10)
             trials = int(config.n_trials) if config.tuning == "optuna" else 1
             fit_rows = int(n_train * (1 - config.validation_fraction))
-            parts[spec.name] = n_folds * trials * epochs * fit_rows * per
+            linear = _ridge_path_seconds(n_train, n_inputs) if linear_path else 0.0
+            fits = n_folds * trials * (1 if spec.multi_output else n_traits)
+            parts[spec.name] = fits * (epochs * fit_rows * per + linear)
             continue
-        m = min(n_train, 300)
-        X = rng.normal(size=(m, n_inputs)).astype(np.float32)
-        y = rng.normal(size=m)
-        est = spec.build({}, random_state=0, device="cpu")
-        if hasattr(est, "n_iter"):  # Gibbs samplers: time a short chain, scale the iterations
-            full = int(spec.params.get("n_iter", 6000))
-            est.set_params(n_iter=200, burn_in=50)
-            secs = _timed(lambda e=est, a=X, b=y: e.fit(a, b), repeat=1) * full / 200
-        else:
-            secs = _timed(lambda e=est, a=X, b=y: e.fit(a, b), repeat=1)
-        scale = n_train / m
-        scale = scale ** 2 if spec.key == "ridge" else scale  # LOO ridge: an n x n eigenproblem
-        parts[spec.name] = n_folds * n_traits * secs * scale
+        params = tuple(sorted((k, v) for k, v in spec.params.items()
+                              if isinstance(v, int | float | str | tuple)))
+        secs = _regression_fit_seconds(spec.key, preset, n_train, n_inputs, params)
+        parts[spec.name] = n_folds * n_traits * secs
     parts = {k: v * n_input_sets for k, v in parts.items()}
     total = float(sum(parts.values()))
     return Estimate(total, parts)

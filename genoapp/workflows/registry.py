@@ -6,8 +6,10 @@ rf "Random forest", adaboost "AdaBoost", prs "PRS (Σβ·dosage)", authors_prs "
 (LR on SNPs p<0.05)".
 
 Quantitative traits (GRVSNN paper Tables 1-4; task "regression"):
-grvsnn "GRVSNN", ridge "Ridge (GBLUP)", lassonet "LassoNet", brr "BRR", bl "BL",
-bayescpi "BayesCπ".
+grvsnn "GRVSNN" (genoapp's default: a ridge linear path plus the network on what it leaves),
+grvsnn_paper "GRVSNN (paper equations)", grvsnn_single "GRVSNN (one trait at a time)" (the
+same default trained per trait, for the multi-trait question), ridge "Ridge (GBLUP)",
+lassonet "LassoNet", brr "BRR", bl "BL", bayescpi "BayesCπ".
 
 :func:`model_specs` returns the specs of a preset (:mod:`genoapp.workflows.presets`) with the
 hyper-parameters the protocol tunes inside the training data; models are imported when used,
@@ -29,7 +31,8 @@ __all__ = ["CASECONTROL_MODELS", "MODEL_NAMES", "QUANTITATIVE_MODELS", "availabl
 
 CASECONTROL_MODELS = ("capsule", "mlp", "cnn", "logreg", "svm", "rf", "adaboost", "prs",
                       "authors_prs")
-QUANTITATIVE_MODELS = ("grvsnn", "ridge", "lassonet", "brr", "bl", "bayescpi")
+QUANTITATIVE_MODELS = ("grvsnn", "grvsnn_paper", "grvsnn_single", "ridge", "lassonet", "brr",
+                       "bl", "bayescpi")
 MODEL_NAMES = {
     "capsule": "DiseaseCapsule",
     "mlp": "MLP",
@@ -41,6 +44,8 @@ MODEL_NAMES = {
     "prs": "PRS (Σβ·dosage)",
     "authors_prs": "Authors' 'PRS' (LR on SNPs p<0.05)",
     "grvsnn": "GRVSNN",
+    "grvsnn_paper": "GRVSNN (paper equations)",
+    "grvsnn_single": "GRVSNN (one trait at a time)",
     "ridge": "Ridge (GBLUP)",
     "lassonet": "LassoNet",
     "brr": "BRR",
@@ -59,6 +64,8 @@ _TARGETS = {
     "prs": "genoapp.models.prs:PolygenicRiskScore",
     "authors_prs": "genoapp.models.prs:AuthorsPRSClassifier",
     "grvsnn": "genoapp.models.grvsnn:GRVSNNRegressor",
+    "grvsnn_paper": "genoapp.models.grvsnn:GRVSNNRegressor",
+    "grvsnn_single": "genoapp.models.grvsnn:GRVSNNRegressor",
     "ridge": "genoapp.models.ridge:RidgeGBLUP",
     "lassonet": "genoapp.models.lassonet_model:LassoNetRegressorCV",
     "brr": "genoapp.models.bayes:BayesianRidgeGibbs",
@@ -166,10 +173,22 @@ def _spec(key: str, preset: str) -> ModelSpec:
             upsample=False,
             description="What the DiseaseCapsule paper calls 'PRS': logistic regression (saga) on "
                         "raw SNP dosages with training-GWAS p < 0.05. Not a polygenic score.")
-    if key == "grvsnn":
+    if key in ("grvsnn", "grvsnn_paper", "grvsnn_single"):
+        variant = ({"linear_path": False, "weight_scale": "sum", "n_screened": None,
+                    "importance_scale": "sum"} if key == "grvsnn_paper"
+                   else {"linear_path": True, "weight_scale": "mean", "n_screened": 300,
+                         "importance_scale": "null"})
+        what = {"grvsnn": "Ridge linear path plus the gated residual variable selection network "
+                          "on the 300 inputs with the largest ridge effects, trained on the "
+                          "ridge's leave-one-out residuals, all traits at once",
+                "grvsnn_paper": "The paper's equations (no linear path, selection weights "
+                                "summing to 1), all traits at once",
+                "grvsnn_single": "genoapp's GRVSNN fitted to each trait on its own (compare "
+                                 "with GRVSNN to see what multi-trait training adds)"}[key]
         return ModelSpec(
             key, name, _load(key), task="regression",
-            params={"importance_threshold": 0.05, **fixed}, is_torch=True, multi_output=True,
+            params={"importance_threshold": 0.05, **variant, **fixed}, is_torch=True,
+            multi_output=key != "grvsnn_single",
             space={"batch_size": ("int", 64, 512, True),
                    "learning_rate": ("float", 1e-5, 1e-3, True),
                    "dropout": ("float", 0.1, 0.5, False),
@@ -177,9 +196,9 @@ def _spec(key: str, preset: str) -> ModelSpec:
             first_trial={"batch_size": 128, "learning_rate": 1e-3, "dropout": 0.2,
                          "weight_decay": 1e-4},
             epochs_param="max_epochs", refit_params={"validation_fraction": 0.0},
-            description="Gated residual variable selection network, all traits at once; batch "
-                        "size, learning rate, dropout and weight decay tuned by Optuna (TPE) "
-                        "inside each training fold, early stopping on an inner validation split.")
+            description=f"{what}; early stopping on an inner validation split; batch size, "
+                        "learning rate, dropout and weight decay tuned by Optuna (TPE) inside "
+                        "each training fold when the preset searches.")
     if key == "ridge":
         return ModelSpec(
             key, name, _load(key), task="regression", params=fixed,
