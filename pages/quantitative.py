@@ -3,6 +3,7 @@ regressions, honestly cross-validated (DESIGN §4.2, §4.5). All computation is 
 genoapp.workflows.quantitative; this script collects choices, runs the cross-validation as a
 background job (with Stop) and shows results."""
 
+import pandas as pd
 import streamlit as st
 
 from genoapp.errors import ConfigError, StorageError
@@ -19,7 +20,7 @@ from genoapp.plots.quantitative import (
     fold_scores_figure,
     importance_figure,
     model_comparison_figure,
-    observed_vs_predicted,
+    observed_vs_predicted_panels,
     scree_plot,
 )
 from genoapp.runs import check_runs_dir, default_runs_dir, resolve_runs_dir, save_quantitative
@@ -37,8 +38,10 @@ from genoapp.workflows.quantitative import (
     APP_DEFAULT_INPUTS,
     DEMO_TRAITS,
     INPUT_SETS,
+    best_baseline,
     demo_paths,
     load_quantitative_data,
+    paired_comparison,
     resolve_rank,
     results_table,
     run_quantitative,
@@ -87,10 +90,15 @@ with st.expander("Data: genotypes, traits, pedigree or relationship matrix",
                                             "genotyped": "genotyped individuals only (faster)"}[v],
                      help="A GRM is always used whole. Loadings use relationships only, never "
                           "phenotypes, so including test individuals leaks no label.")
-    c1, c2 = st.columns(2)
-    selfing = c1.checkbox("Allow selfing (sire = dam, plants)", key="q_selfing")
-    sexcheck = c2.checkbox("Check sexes of parents", value=True, key="q_sexcheck")
-    ped_opts = {"allow_selfing": selfing, "check_sex": sexcheck}
+    c1, c2, c3 = st.columns(3)
+    species = c1.radio("Species", ["animal", "plant"], horizontal=True, key="q_species",
+                       help="Plants may be monoecious (one individual the sire of some offspring "
+                            "and the dam of others): the parents' sex check is then off.")
+    selfing = c2.checkbox("Allow selfing (sire = dam)", value=species == "plant",
+                          key=f"q_selfing_{species}")
+    sexcheck = c3.checkbox("Check sexes of parents", value=species == "animal",
+                           key=f"q_sexcheck_{species}")
+    ped_opts = {"allow_selfing": selfing, "check_sex": sexcheck, "species": species}
     if how == "Built-in example: BGLR mice":
         st.caption("1,814 heterogeneous-stock mice x 10,346 SNPs, 21 traits and the pedigree A "
                    "matrix from the R package BGLR (GPL-3); the GRVSNN paper's mouse data. "
@@ -214,9 +222,13 @@ for why in avail.values():
     if why:
         st.caption(f"Not available: {why}")
 specs = {s.name: s for s in model_specs(usable, task="regression")}
+preset = st.radio("What to run", list(PRESETS), horizontal=True, key="q_preset",
+                  format_func=lambda k: PRESETS[k].quantitative["label"])
 models = st.multiselect(
-    "Models", list(specs), default=[MODEL_NAMES[m] for m in ("grvsnn", "ridge") if m in usable],
-    key="q_models", format_func=lambda m: f"{m}{' (slow on CPU)' if specs[m].slow else ''}",
+    "Models", list(specs), key=f"q_models_{preset}",
+    default=[MODEL_NAMES[m] for m in (("grvsnn", "ridge") if preset == "quick" else usable)
+             if m in usable],
+    format_func=lambda m: f"{m}{' (slow on CPU)' if specs[m].slow else ''}",
     help="; ".join(f"{k}: {v.description}" for k, v in specs.items()))
 sets_avail = list(INPUT_SETS) if data.relationship is not None else ["markers"]
 input_sets = st.multiselect(
@@ -224,8 +236,6 @@ input_sets = st.multiselect(
     default=list(APP_DEFAULT_INPUTS) if data.relationship is not None else sets_avail,
     help="Add 'markers' to compare markers alone with markers + loadings (paper Tables 1-4); "
          "each input set adds one full cross-validation.")
-preset = st.radio("Protocol", list(PRESETS), horizontal=True, key="q_preset",
-                  format_func=lambda k: PRESETS[k].quantitative["label"])
 base = protocol_config(preset, "regression")
 grv = model_params(preset, "grvsnn")
 with st.expander("Protocol and model options"):
@@ -238,10 +248,13 @@ with st.expander("Protocol and model options"):
     n_hidden = g1.number_input("GRVSNN hidden units", 4, 1024, grv["n_hidden"],
                                key=f"q_hidden_{preset}")
     gate = g2.selectbox("Gate", ["sigmoid", "hard_sigmoid"], key="q_gate")
-    threshold = g3.number_input("Selection threshold", 0.0, 1.0, 0.05, 0.01,
-                                key="q_threshold", help="An input is selected when its mean "
-                                "selection weight is at or above this (paper: 0.05).")
-    scale = g4.selectbox("Threshold applies to", ["sum", "max"], key="q_scale",
+    threshold = g3.number_input(
+        "Selection level", 0.0, 1.0, 0.05, 0.01, key="q_threshold",
+        help="GRVSNN: family-wise error rate: an input is selected when its attribution "
+             "(gradient x input of the whole model) exceeds the largest attribution reached in "
+             "all but this fraction of 100 fits on permuted traits. GRVSNN (paper equations): "
+             "the mean selection weight must reach this (paper: 0.05).")
+    scale = g4.selectbox("Paper equations: threshold applies to", ["sum", "max"], key="q_scale",
                          format_func=lambda v: {"sum": "raw weights (sum to 1)",
                                                 "max": "weights / largest"}[v])
     b1, b2 = st.columns(2)
@@ -268,15 +281,19 @@ if slow:
 
 
 def _overrides() -> dict:
-    return {"grvsnn": {"n_hidden": int(n_hidden), "gate": gate, "max_epochs": int(max_epochs),
-                       "importance_threshold": float(threshold), "importance_scale": scale},
+    net = {"n_hidden": int(n_hidden), "gate": gate, "max_epochs": int(max_epochs),
+           "importance_threshold": float(threshold)}
+    return {"grvsnn": dict(net), "grvsnn_single": dict(net),
+            "grvsnn_paper": {**net, "importance_scale": scale},
             **{m: {"n_iter": int(gibbs_iter), "burn_in": int(gibbs_burn)}
                for m in ("brr", "bl", "bayescpi")}}
 
 
 def _config():
+    # more than one trial means a search, whatever the preset's default
+    tuning = "optuna" if int(n_trials) > 1 else base.tuning
     return protocol_config(preset, "regression", n_splits=int(n_splits), n_repeats=int(n_repeats),
-                           n_trials=int(n_trials), random_state=settings.seed(),
+                           n_trials=int(n_trials), tuning=tuning, random_state=settings.seed(),
                            device=settings.device())
 
 
@@ -291,6 +308,11 @@ if traits and models and input_sets:
         st.session_state["genoapp_quant_estimate"] = est.seconds
         st.caption(f"Expected time on this machine: {est.text()}. The run goes on in the "
                    "background and can be stopped; the folds finished are kept.")
+        if preset == "quick":
+            full = estimate_quantitative(n_obs, n_inputs, len(traits), models=list(specs),
+                                         preset="paper", n_input_sets=len(input_sets))
+            st.caption(f"The full comparison (every model, {PRESETS['paper'].quantitative['label']}"
+                       f") is one choice away under *What to run*: {full.text()}.")
 
 job = get_job()
 run_clicked = st.button("Run", type="primary", key="q_run",
@@ -398,6 +420,32 @@ with d4:
     if len(run.fold_metrics):
         download_csv(run.fold_metrics, "tuning_trials.csv", key="q_dl_tuning")
 
+grv_names = [MODEL_NAMES[k] for k in ("grvsnn", "grvsnn_paper", "grvsnn_single")]
+pairs_shown = []
+for inp in dict.fromkeys(run.metrics["input"]):
+    for trait in run.traits:
+        other = best_baseline(summary, input=inp, trait=trait)
+        for grv_name in grv_names[:2]:
+            if other and (run.metrics["model"] == grv_name).any():
+                pairs_shown.append(paired_comparison(
+                    run.metrics[(run.metrics["input"] == inp) & (run.metrics["trait"] == trait)],
+                    grv_name, other).assign(baseline=other, model=grv_name))
+if pairs_shown:
+    st.markdown("**GRVSNN against the best baseline (paired over the same test folds)**")
+    cmp = pd.concat(pairs_shown, ignore_index=True)
+    st.dataframe(cmp[["input", "trait", "model", "baseline", "folds", "model_mean", "other_mean",
+                      "difference", "ci_low", "ci_high", "wins", "verdict"]]
+                 .style.format(precision=3), hide_index=True)
+if {grv_names[0], grv_names[2]} <= set(run.metrics["model"]) and len(run.traits) > 1:
+    joint = paired_comparison(run.metrics, grv_names[0], grv_names[2])
+    st.markdown("**Does training the traits together help?** GRVSNN (all traits at once) "
+                "against the same network fitted to each trait on its own, test r:")
+    st.dataframe(joint.style.format(precision=3), hide_index=True)
+elif len(run.traits) > 1:
+    st.caption(f"To see whether training the traits together helps (the paper's multi-trait "
+               f"claim), add '{grv_names[2]}' to the models: it is the same network fitted to "
+               "each trait on its own, on the same folds.")
+
 metric = st.radio("Compare on", list(REGRESSION_METRICS), horizontal=True, key="q_metric",
                   format_func={"r": "Pearson r", "mse": "MSE", "dcor": "dCor"}.get)
 figure(model_comparison_figure(summary, metric=metric), key="q_compare")
@@ -406,14 +454,14 @@ figure(fold_scores_figure(run.metrics, metric=metric, trait=run.traits[0]), key=
 st.markdown("**Observed vs predicted (test folds)**")
 s1, s2, s3 = st.columns(3)
 sc_inputs = s1.selectbox("Inputs", list(dict.fromkeys(run.metrics["input"])), key="q_sc_inputs")
-sc_model = s2.selectbox("Model", list(dict.fromkeys(run.metrics["model"])), key="q_sc_model")
-sc_trait = s3.selectbox("Trait", run.traits, key="q_sc_trait")
-row = summary[(summary["input"] == sc_inputs) & (summary["model"] == sc_model)
-              & (summary["trait"] == sc_trait)]
-metrics = None if row.empty else {"r": row["r_mean"].iloc[0], "dcor": row["dcor_mean"].iloc[0],
-                                  "mse": row["mse_mean"].iloc[0]}
-figure(observed_vs_predicted(run.predictions, model=sc_model, trait=sc_trait,
-                             inputs=sc_inputs, metrics=metrics), key="q_scatter")
+sc_trait = s2.selectbox("Trait", run.traits, key="q_sc_trait")
+all_models = list(dict.fromkeys(run.metrics["model"]))
+first = next((m for m in grv_names if m in all_models), all_models[0])
+best = best_baseline(summary, input=sc_inputs, trait=sc_trait)
+sc_models = s3.multiselect("Models (side by side)", all_models, key="q_sc_models",
+                           default=[m for m in dict.fromkeys([first, best]) if m])
+figure(observed_vs_predicted_panels(run.predictions, summary, models=sc_models, trait=sc_trait,
+                                    inputs=sc_inputs), key="q_scatter")
 
 pairs = run.importance_models()
 if pairs:
@@ -423,7 +471,13 @@ if pairs:
     pick = st.selectbox("Model", pairs, format_func=label.get, key="q_imp_pick")
     imp = run.importance(pick[0], pick[1], None if pick[2] == "(all traits)" else pick[2])
     value = "importance" if imp["importance"].notna().any() else "selected_fraction"
+    paper_weights = pick[0] == "grvsnn_paper"
+    if value == "importance" and not paper_weights:
+        st.caption("Importance: share of the whole model's gradient x input attribution (sums "
+                   "to 1). 'Selected' = above the largest attribution of the linear path "
+                   f"refitted on permuted traits, at family-wise level {threshold:g}.")
     figure(importance_figure(imp, value=value, top=30,
-                             threshold=float(threshold) if value == "importance" else None,
+                             threshold=float(threshold) if value == "importance"
+                             and paper_weights and scale == "sum" else None,
                              title=f"{label[pick]}: top inputs"), key="q_importance")
     download_csv(imp, "importance.csv", key="q_dl_imp")

@@ -42,7 +42,10 @@ def test_opens_on_the_mice_example_with_the_scree_plot(page):
     assert at.title[0].value == "Quantitative traits"
     assert [m.value for m in at.metric][:2] == ["1,814", "10,346"]
     assert at.multiselect(key="q_traits").value == ["Obesity.BodyLength", "Obesity.BMI"]
-    assert at.multiselect(key="q_models").value == ["GRVSNN", "Ridge (GBLUP)"]
+    assert at.multiselect(key="q_models_quick").value == ["GRVSNN", "Ridge (GBLUP)"]
+    captions = " ".join(c.value for c in at.caption)
+    assert "Expected time on this machine" in captions
+    assert "The full comparison (every model" in captions  # one choice away, with its estimate
     assert at.multiselect(key="q_inputs").value == ["markers + loadings"]
     assert at.multiselect(key="q_inputs").options == ["markers", "markers + loadings"]
     assert at.radio(key="q_rank_choice").value == "plateau"  # m = 169, the paper's rank
@@ -66,10 +69,13 @@ def test_runs_a_small_protocol_and_shows_results(page, tmp_path):
     at.run()
     _ok(at)
     tables = [d.value for d in at.dataframe]
-    result = tables[-1]
+    result = next(t for t in reversed(tables) if "inputs" in t.columns)
     assert set(result["model"]) == {"GRVSNN", "Ridge (GBLUP)"}
     assert set(result["inputs"]) == {"markers + loadings"}
     assert (result["folds"] == 2).all()
+    paired = next(t for t in tables if "verdict" in t.columns)  # GRVSNN vs the best baseline
+    assert paired["model"].tolist() == ["GRVSNN"] and paired["baseline"].tolist() == ["Ridge (GBLUP)"]
+    assert (paired["folds"] == 2).all() and paired["ci_low"].notna().all()
     charts = at.get("plotly_chart")
     assert len(charts) >= 5  # scree, comparison, folds, scatter, importance
     assert any(b.label.startswith("Download quantitative_summary") for b in at.get("download_button"))

@@ -17,6 +17,7 @@ __all__ = [
     "importance_figure",
     "model_comparison_figure",
     "observed_vs_predicted",
+    "observed_vs_predicted_panels",
     "scree_plot",
 ]
 
@@ -141,6 +142,90 @@ def observed_vs_predicted(predictions: pd.DataFrame, *, model: str, trait: str,
     fig.update_layout(template="plotly_white", title=f"{model}, {trait}{where}<br><sub>{head}</sub>",
                       xaxis_title=f"predicted{unit}", yaxis_title=f"observed{unit}",
                       legend={"orientation": "h"})
+    return fig
+
+
+def _interval_text(row, metric: str) -> str:
+    lo, hi = row.get(f"{metric}_ci_low", np.nan), row.get(f"{metric}_ci_high", np.nan)
+    mean = row.get(f"{metric}_mean", np.nan)
+    name = {"r": "r", "dcor": "dCor", "mse": "MSE"}[metric]
+    ci = f" [{lo:.3f}, {hi:.3f}]" if np.isfinite(lo) and np.isfinite(hi) else ""
+    return f"{name} {mean:.3f}{ci}"
+
+
+def observed_vs_predicted_panels(predictions: pd.DataFrame, summary: pd.DataFrame, *,
+                                 models, trait: str, inputs: str | None = None,
+                                 max_points: int = 20000) -> go.Figure:
+    """Observed against predicted test values, one panel per model side by side (e.g. GRVSNN
+    beside the best baseline), points coloured by outer fold.
+
+    Each panel's legend entry gives the model's mean test r, dCor and MSE over the folds with
+    their 95 % t intervals across folds (``summary``'s ``<m>_ci_low`` / ``<m>_ci_high``,
+    :func:`genoapp.metrics.fold_interval`); each fold's entry gives that fold's r. Values are
+    standardised with each training fold's mean and SD (``observed_std``, ``predicted_std``),
+    so folds share one scale.
+
+    Parameters
+    ----------
+    predictions : pandas.DataFrame
+        ``ProtocolResult.predictions`` of a quantitative run.
+    summary : pandas.DataFrame
+        ``ProtocolResult.summary()`` of the same run.
+    models : sequence of str
+        Display names, one panel each (absent ones are skipped).
+    trait : str
+    inputs : str, optional
+        Input set (when the run has several).
+    max_points : int, default 20,000
+        Subsample evenly beyond this many points per panel.
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+    """
+    p = predictions
+    models = [m for m in models if ((p["model"] == m) & (p["trait"] == trait)).any()]
+    fig = make_subplots(rows=1, cols=max(1, len(models)), shared_yaxes=True,
+                        subplot_titles=models or ["no predictions"], horizontal_spacing=0.06)
+    lo, hi = np.inf, -np.inf
+    for j, model in enumerate(models, start=1):
+        sel = (p["model"] == model) & (p["trait"] == trait)
+        if inputs is not None and "input" in p.columns:
+            sel &= p["input"] == inputs
+        d = p.loc[sel]
+        if len(d) > max_points:
+            d = d.iloc[np.linspace(0, len(d) - 1, max_points).astype(int)]
+        srow = summary[(summary["model"] == model) & (summary["trait"] == trait)
+                       & ((summary["input"] == inputs) if inputs is not None else True)]
+        if len(srow):
+            row = srow.iloc[0].to_dict()
+            head = ", ".join(_interval_text(row, m) for m in ("r", "dcor", "mse"))
+            fig.add_scatter(x=[None], y=[None], mode="markers", marker={"opacity": 0},
+                            name=f"<b>{model}</b>: {head} (mean over {int(row['n'])} folds, "
+                                 "95 % interval)", legendgroup=model, row=1, col=j)
+        for i, ((rep, fold), g) in enumerate(d.groupby(["repeat", "fold"], sort=True)):
+            ok = g[["observed_std", "predicted_std"]].notna().all(axis=1)
+            r = (np.corrcoef(g.loc[ok, "predicted_std"], g.loc[ok, "observed_std"])[0, 1]
+                 if ok.sum() > 2 and g.loc[ok, "predicted_std"].std() > 0 else np.nan)
+            fig.add_scatter(x=g["predicted_std"], y=g["observed_std"], mode="markers",
+                            name=f"{model}: fold {rep}.{fold} (r {r:.2f})", legendgroup=model,
+                            marker={"size": 4, "opacity": 0.5,
+                                    "color": _PALETTE[i % len(_PALETTE)]},
+                            hovertemplate=f"fold {rep}.{fold}<br>predicted %{{x:.3f}}"
+                                          "<br>observed %{y:.3f}<extra></extra>",
+                            row=1, col=j)
+        if len(d):
+            lo = min(lo, float(np.nanmin(d[["observed_std", "predicted_std"]].to_numpy())))
+            hi = max(hi, float(np.nanmax(d[["observed_std", "predicted_std"]].to_numpy())))
+    if np.isfinite(lo):
+        for j in range(1, len(models) + 1):
+            fig.add_scatter(x=[lo, hi], y=[lo, hi], mode="lines", showlegend=j == 1,
+                            name="y = x", line={"dash": "dot", "color": "grey"}, row=1, col=j)
+            fig.update_xaxes(title_text="predicted (standardised)", row=1, col=j)
+    fig.update_yaxes(title_text="observed (standardised)", row=1, col=1)
+    where = f" — {inputs}" if inputs else ""
+    fig.update_layout(template="plotly_white", title=f"Observed vs predicted: {trait}{where}",
+                      legend={"orientation": "h", "y": -0.25}, height=520)
     return fig
 
 
