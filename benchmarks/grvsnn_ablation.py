@@ -41,9 +41,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import quantitative_paper_table as qpt  # noqa: E402
 
 FIXED = {"batch_size": 128, "learning_rate": 1e-3, "dropout": 0.2, "weight_decay": 1e-4}
-PAPER = {"linear_path": False, "weight_scale": "sum"}
+PAPER = {"linear_path": False, "weight_scale": "sum", "importance_scale": "sum"}
 DEFAULT = {"linear_path": True, "weight_scale": "mean"}
-#: variant -> (model, constructor arguments over the quick preset)
+#: the search of the earlier quick preset: 5 Optuna (TPE) trials per training fold
+OPTUNA5 = {"tuning": "optuna", "n_trials": 5}
+#: variant -> (model, constructor arguments over the quick preset[, protocol settings])
 VARIANTS = {
     "paper equations": ("grvsnn", {**PAPER, **FIXED}),
     "paper, no LayerNorm": ("grvsnn", {**PAPER, **FIXED, "layer_norm": False}),
@@ -54,11 +56,11 @@ VARIANTS = {
     "paper, dropout 0.5": ("grvsnn", {**PAPER, **FIXED, "dropout": 0.5}),
     "paper, weight decay 1e-2": ("grvsnn", {**PAPER, **FIXED, "weight_decay": 1e-2}),
     "paper, 300 epochs": ("grvsnn", {**PAPER, **FIXED, "max_epochs": 300}),
-    "paper, Optuna 5": ("grvsnn", dict(PAPER)),
+    "paper, Optuna 5": ("grvsnn", dict(PAPER), OPTUNA5),
     "default": ("grvsnn", {**DEFAULT, **FIXED}),
     "default, weights sum to 1": ("grvsnn", {**DEFAULT, **FIXED, "weight_scale": "sum"}),
     "default, width 64": ("grvsnn", {**DEFAULT, **FIXED, "n_hidden": 64}),
-    "default, Optuna 5": ("grvsnn", dict(DEFAULT)),
+    "default, Optuna 5": ("grvsnn", dict(DEFAULT), OPTUNA5),
     "default, one trait at a time": ("grvsnn_single", {**DEFAULT, **FIXED}),
     "default, network on the top 100": ("grvsnn", {**DEFAULT, **FIXED, "n_screened": 100}),
     "default, network on the top 300": ("grvsnn", {**DEFAULT, **FIXED, "n_screened": 300}),
@@ -78,6 +80,7 @@ def main() -> None:
     import torch
     from threadpoolctl import threadpool_limits
 
+    from genoapp.workflows.presets import protocol_config
     from genoapp.workflows.registry import MODEL_NAMES
 
     torch.set_num_threads(args.threads)
@@ -88,11 +91,14 @@ def main() -> None:
         data, traits, folds, rank = qpt.load(dataset)
         per_fold = {}
         for variant in args.variants:
-            key, params = VARIANTS[variant]
-            tag = "_abl_" + "_".join(f"{k}{v}" for k, v in sorted(params.items()))
+            key, params, *proto = VARIANTS[variant]
+            proto = proto[0] if proto else {}
+            tag = "_abl_" + "_".join(f"{k}{v}" for k, v in sorted({**params, **proto}.items()))
             res = qpt.run_one(data, traits, folds, rank, args.inputs, MODEL_NAMES[key],
                               fresh=args.fresh, overrides={key: params} if params else None,
-                              tag=tag if params else "")
+                              tag=tag if params else "",
+                              config=protocol_config("quick", "regression", **proto)
+                              if proto else None)
             if res is None:
                 continue
             sc = res["scores"]

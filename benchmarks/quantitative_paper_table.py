@@ -112,7 +112,7 @@ def read_cache(path: Path):
     return res
 
 
-def _fit_folds(data, traits, folds, rank, inputs, model, *, overrides=None) -> dict:
+def _fit_folds(data, traits, folds, rank, inputs, model, *, overrides=None, config=None) -> dict:
     from genoapp.workflows.quantitative import run_quantitative
 
     t0 = time.perf_counter()
@@ -126,7 +126,7 @@ def _fit_folds(data, traits, folds, rank, inputs, model, *, overrides=None) -> d
 
     run = run_quantitative(data, traits=traits, models=[model], input_sets=[inputs],
                            preset="quick", n_components=rank, folds=folds, overrides=overrides,
-                           on_event=progress)
+                           config=config, on_event=progress)
     if model in run.info["skipped"]:
         print(f"  skipped {model}: {run.info['skipped'][model]}")
         return None
@@ -137,7 +137,7 @@ def _fit_folds(data, traits, folds, rank, inputs, model, *, overrides=None) -> d
 
 
 def run_one(data, traits, folds, rank, inputs, model, *, fresh: bool, overrides=None,
-            tag: str = "", only_folds=None, cached_only: bool = False):
+            tag: str = "", only_folds=None, cached_only: bool = False, config=None):
     """Results of one (dataset, inputs, model): the whole-run cache if there is one, else one
     cache per outer fold (so that long runs can be split over processes and stopped), combined;
     ``summary`` then covers the folds available (its ``n`` column says how many)."""
@@ -155,7 +155,8 @@ def run_one(data, traits, folds, rank, inputs, model, *, fresh: bool, overrides=
         if res is None:
             if cached_only or (only_folds and i not in only_folds):
                 continue
-            res = _fit_folds(data, traits, [fold], rank, inputs, model, overrides=overrides)
+            res = _fit_folds(data, traits, [fold], rank, inputs, model, overrides=overrides,
+                             config=config)
             if res is None:
                 return None
             atomic_write(path, pickle.dumps(res), what="the benchmark cache")
