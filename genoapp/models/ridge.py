@@ -94,15 +94,10 @@ def _orthonormal_basis(Xc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(U, d)`` with ``Xc Xc' = U diag(d) U'`` (U: n x r orthonormal, d > 0), from the n x n
     kernel when n <= P, else from the P x P cross-product (cheaper)."""
     n, p = Xc.shape
-    if n <= p:
-        d, U = np.linalg.eigh(Xc @ Xc.T)
-    else:
-        d, V = np.linalg.eigh(Xc.T @ Xc)
-        keep = d > d.max() * 1e-12
-        d, V = d[keep], V[:, keep]
-        U = (Xc @ V) / np.sqrt(d)
+    d, W = np.linalg.eigh(Xc @ Xc.T if n <= p else Xc.T @ Xc)
     keep = d > max(float(d.max()), 0.0) * 1e-12
-    return U[:, keep], d[keep]
+    d, W = d[keep], W[:, keep]
+    return (W if n <= p else (Xc @ W) / np.sqrt(d)), d
 
 
 def ridge_leave_one_out(X, Y, *, h2_grid=None, n_permutations: int = 0,
