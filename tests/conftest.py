@@ -38,6 +38,27 @@ def plink19() -> str:
 
 
 @pytest.fixture(scope="session")
+def plink2() -> str:
+    """Path of the ``plink2`` executable; skips where it is not installed."""
+    exe = shutil.which("plink2")
+    if exe is None:
+        pytest.skip("reference test: plink2 not installed (apt-get install plink2; .ci/run does)")
+    return exe
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _genotype_cache(tmp_path_factory):
+    """Converted VCF/BGEN/.pgen copies go to pytest's folder, not the user's ~/.cache."""
+    old = os.environ.get("GENOAPP_CACHE_DIR")
+    os.environ["GENOAPP_CACHE_DIR"] = str(tmp_path_factory.mktemp("genoapp_cache"))
+    yield
+    if old is None:
+        os.environ.pop("GENOAPP_CACHE_DIR", None)
+    else:
+        os.environ["GENOAPP_CACHE_DIR"] = old
+
+
+@pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO_ROOT
 

@@ -1,4 +1,8 @@
-"""Input/output: PLINK 1 binary filesets, sample tables, gene tables and ID reconciliation.
+"""Input/output: genotype files, sample tables, gene tables and ID reconciliation.
+
+Genotypes: PLINK 1 .bed/.bim/.fam (:mod:`genoapp.io.plink`), and VCF/BCF, PLINK 2 .pgen and
+BGEN 1.2 (:mod:`genoapp.io.formats`: read in blocks, converted once to a cached PLINK 1 fileset;
+:func:`open_genotypes` opens any of them).
 
 Conventions: genotypes are dosages of the counted allele **A1** (column 5 of the .bim, as
 PLINK), float32 with ``NaN`` = missing (int8 with ``-127`` on the light path). Sample tables
@@ -15,6 +19,14 @@ from genoapp.io.checks import (
     deduplicate_variant_ids,
     duplicate_variant_ids,
     duplicate_variant_ids_message,
+)
+from genoapp.io.formats import (
+    GENOTYPE_FORMATS,
+    ReadOptions,
+    ReadReport,
+    detect_genotype_format,
+    open_genotypes,
+    read_genotypes,
 )
 from genoapp.io.genes import chrom_order, read_gene_table
 from genoapp.io.plink import (
@@ -49,28 +61,34 @@ from genoapp.io.tables import (
 )
 
 __all__ = [
+    "GENOTYPE_FORMATS",
     "MISSING_VALUES",
     "BinaryCoding",
     "IdReport",
     "PlinkGenotypes",
+    "ReadOptions",
+    "ReadReport",
     "all_missing_messages",
     "check_positions",
     "chrom_order",
     "coerce_binary",
     "data_roots",
     "deduplicate_variant_ids",
+    "detect_genotype_format",
     "describe_roots",
     "duplicate_variant_ids",
     "duplicate_variant_ids_message",
     "from_root_relative",
     "is_binary_trait",
     "normalize_sample_table",
+    "open_genotypes",
     "open_plink",
     "plink_paths",
     "read_bim",
     "read_covariates",
     "read_fam",
     "read_gene_table",
+    "read_genotypes",
     "read_phenotypes",
     "read_sample_table",
     "reconcile_ids",

@@ -26,6 +26,11 @@ from genoapp.errors import ConfigError, InputDataError
 from genoapp.fileio import atomic_path
 from genoapp.io.sanitize import clean_text, excerpt, parser_error_detail
 
+# Non-integer dosages of converted VCF/BGEN files (genoapp.io.formats): uint16 side file,
+# dosage x 16384 (PLINK 2 .pgen resolution), 65535 = missing.
+DOSAGE_SCALE = 16384
+DOSAGE_MISSING = 65535
+
 __all__ = ["PlinkGenotypes", "open_plink", "plink_paths", "read_bim", "read_fam", "write_plink"]
 
 BED_MAGIC = b"\x6c\x1b\x01"
@@ -264,6 +269,8 @@ class PlinkGenotypes:
         self.variants = read_bim(bim)
         self._check_bed()
         self._bed = None
+        self.read_report = None  # set by genoapp.io.open_genotypes for converted files
+        self.dosage_path = self._check_dosages(Path(f"{prefix}.dosage.u16"))
 
     def _check_bed(self) -> None:
         with open(self.bed_path, "rb") as fh:
@@ -291,6 +298,19 @@ class PlinkGenotypes:
                 f"3 + {m:,} x ceil({n:,}/4) = {expected:,} bytes. The .bed is truncated or the "
                 ".bim/.fam belong to another fileset; copy the three files again together."
             )
+
+    def _check_dosages(self, path: Path) -> Path | None:
+        """The non-integer dosage side file of a converted VCF/BGEN (see genoapp.io.formats)."""
+        if not path.is_file():
+            return None
+        expected = 2 * self.n_samples * self.n_variants
+        if path.stat().st_size != expected:
+            raise InputDataError(
+                f"dosage file {path} has {path.stat().st_size:,} bytes; expected {expected:,} "
+                f"(uint16, {self.n_variants:,} variants x {self.n_samples:,} samples). Delete "
+                "the converted copy so that it is made again."
+            )
+        return path
 
     # ------------------------------------------------------------------ properties
     @property
@@ -336,8 +356,21 @@ class PlinkGenotypes:
         n_v = self.n_variants if v is None else v.size
         if n_s == 0 or n_v == 0:
             return np.empty((n_s, n_v), dtype=dtype, order=order)
+        if self.dosage_path is not None and dtype != "int8":
+            return self._read_dosages(s, v, dtype, order)
         index = (slice(None) if s is None else s, slice(None) if v is None else v)
         return self._open().read(index, dtype=dtype, order=order, num_threads=num_threads)
+
+    def _read_dosages(self, s, v, dtype: str, order: str) -> np.ndarray:
+        mm = np.memmap(self.dosage_path, dtype=np.uint16, mode="r",
+                       shape=(self.n_variants, self.n_samples))
+        raw = mm[slice(None) if v is None else v]
+        if s is not None:
+            raw = raw[:, s]
+        out = raw.T.astype(dtype)
+        out[raw.T == DOSAGE_MISSING] = np.nan
+        out /= DOSAGE_SCALE
+        return np.asarray(out, order=order)
 
     def read(
         self,
