@@ -105,6 +105,10 @@ def _data_check_warnings(data: dict) -> list[str]:
 
     if data.get("source") != "files" or not data.get("bed"):
         return []
+    from genoapp.io.formats import detect_genotype_format
+
+    if detect_genotype_format(data["bed"]) != "plink1":
+        return []  # VCF/BCF/.pgen/BGEN: checked by the run after the conversion
     out: list[str] = []
     try:
         bim = plink_paths(from_root_relative(data["bed"]))[2]
@@ -137,7 +141,15 @@ def _cmd_run(args) -> int:
     overrides = {k: v for k, v in (("bed", args.bed), ("phenotypes", args.pheno),
                                    ("covariates", args.covar), ("pedigree", args.pedigree),
                                    ("grm", args.grm)) if v}
-    if overrides:
+    read = {k: v for k, v in (("id_delimiter", args.id_delimiter),
+                              ("dosage_field", {"DS": "DS", "GT": None}.get(args.dosage or "", "unset")),
+                              ("multiallelic", args.multiallelic),
+                              ("filter_pass", False if args.keep_filtered else None),
+                              ("min_qual", args.min_qual), ("bgen_ref", args.bgen_ref))
+            if v is not None and v != "unset"}
+    if read:
+        overrides["genotype_options"] = {**(cfg.data.get("genotype_options") or {}), **read}
+    if overrides.keys() - {"genotype_options"}:
         overrides["source"] = "files"
     for warning in _data_check_warnings({**cfg.data, **overrides}):  # before any work starts
         print(f"warning: {warning}", file=sys.stderr, flush=True)
@@ -208,7 +220,20 @@ def main(argv=None) -> int:
     src.add_argument("--config", help="JSON configuration, or a run directory / run.json saved by the app")
     src.add_argument("--preset", choices=sorted(RUN_CONFIGS))
     r.add_argument("--runs-dir", help="where to write the run directory (default ~/genoapp_runs or $GENOAPP_RUNS_DIR)")
-    r.add_argument("--bed", help="PLINK fileset (replaces the configuration's; needed for uploaded files)")
+    r.add_argument("--genotypes", "--bed", dest="bed",
+                   help="genotypes: PLINK 1 prefix/.bed, .vcf[.gz], .bcf, .pgen or .bgen (replaces "
+                        "the configuration's; needed for uploaded files)")
+    r.add_argument("--id-delimiter", help="VCF/BGEN sample IDs: split FID<d>IID at this character "
+                                          "(default: FID = IID = the sample ID)")
+    r.add_argument("--dosage", choices=["GT", "DS"],
+                   help="VCF/.pgen: hard calls (GT, default) or imputed dosages (DS)")
+    r.add_argument("--multiallelic", choices=["skip", "split"],
+                   help="VCF/.pgen records with several ALT alleles (default skip)")
+    r.add_argument("--keep-filtered", action="store_true",
+                   help="VCF/BCF: also read records whose FILTER is not PASS")
+    r.add_argument("--min-qual", type=float, help="VCF/BCF: skip records with QUAL below this")
+    r.add_argument("--bgen-ref", choices=["first", "last"],
+                   help="BGEN: which allele of a record is REF (default first)")
     r.add_argument("--pheno", help="phenotype table (replaces the configuration's)")
     r.add_argument("--covar", help="covariate table (replaces the configuration's)")
     r.add_argument("--pedigree", help="pedigree file (quantitative runs; replaces the configuration's)")

@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 
 from genoapp.errors import ConfigError, InputDataError
-from genoapp.io.plink import PlinkGenotypes, open_plink
+from genoapp.io.formats import ReadOptions, open_genotypes
+from genoapp.io.plink import PlinkGenotypes
 from genoapp.io.sanitize import clean_text, excerpt, shown_path
 from genoapp.io.tables import (
     BinaryCoding,
@@ -149,13 +150,17 @@ class Cohort:
         covariates=None,
         name: str | None = None,
         match_on: str = "auto",
+        read_options: ReadOptions | dict | None = None,
     ) -> Cohort:
-        """Open a PLINK fileset and merge phenotype/covariate tables onto its samples.
+        """Open genotypes and merge phenotype/covariate tables onto their samples.
 
         Parameters
         ----------
         bed : str, path-like or PlinkGenotypes
-            Prefix or any of the .bed/.bim/.fam paths (see :func:`genoapp.io.open_plink`).
+            PLINK 1 prefix or any of the .bed/.bim/.fam paths, or a ``.vcf[.gz]``, ``.bcf``,
+            ``.pgen`` or ``.bgen`` file (converted once to a cached PLINK 1 fileset, see
+            :func:`genoapp.io.open_genotypes`; the counts of that read are in
+            ``cohort.genotypes.read_report``).
         phenotypes, covariates : str, path-like or pandas.DataFrame, optional
             Sample tables with ``FID``/``IID`` (see :func:`genoapp.io.read_sample_table`);
             DataFrames are not modified.
@@ -164,6 +169,9 @@ class Cohort:
         match_on : {"auto", "FID_IID", "IID"}
             How table rows are matched to .fam rows. ``"auto"``: on (FID, IID) as PLINK does,
             or on IID when the table has no FID column.
+        read_options : genoapp.io.ReadOptions or dict, optional
+            How a VCF/BCF, .pgen or BGEN file is read (sample-ID split, GT or DS, multi-allelic
+            records, FILTER, QUAL); ignored for PLINK 1 filesets.
 
         Returns
         -------
@@ -181,7 +189,9 @@ class Cohort:
         """
         if match_on not in ("auto", "FID_IID", "IID"):
             raise ConfigError(f"match_on must be 'auto', 'FID_IID' or 'IID'; got {match_on!r}.")
-        geno = bed if isinstance(bed, PlinkGenotypes) else open_plink(bed)
+        if isinstance(read_options, dict):
+            read_options = ReadOptions(**read_options)
+        geno = bed if isinstance(bed, PlinkGenotypes) else open_genotypes(bed, options=read_options)
         fam = geno.samples
         samples = pd.DataFrame(
             {
@@ -287,6 +297,8 @@ class Cohort:
                 }
             )
         files = {"bed": str(geno.bed_path)}
+        if geno.read_report is not None:
+            files["genotypes"] = geno.read_report.source
         for kind, source in (("phenotypes", phenotypes), ("covariates", covariates)):
             if isinstance(source, str | os.PathLike):
                 files[kind] = str(source)

@@ -3,17 +3,20 @@ regressions, honestly cross-validated (DESIGN §4.2, §4.5). All computation is 
 genoapp.workflows.quantitative; this script collects choices, runs the cross-validation as a
 background job (with Stop) and shows results."""
 
+import dataclasses
+
 import pandas as pd
 import streamlit as st
 
 from genoapp.errors import ConfigError, StorageError
+from genoapp.io.formats import open_genotypes
 from genoapp.io.roots import (
     ENV_VAR,
     describe_roots,
     relative_to_root,
     resolve_data_path,
+    resolve_genotype_path,
     resolve_grm_prefix,
-    resolve_plink_prefix,
 )
 from genoapp.logs import capture_log
 from genoapp.plots.quantitative import (
@@ -29,7 +32,14 @@ from genoapp.ui import settings
 from genoapp.ui.errors import guard
 from genoapp.ui.jobs import TrainingJob, get_job, live_panel, start_job
 from genoapp.ui.uploads import drop, keep, save_uploads
-from genoapp.ui.widgets import download_csv, figure
+from genoapp.ui.widgets import (
+    GENOTYPE_INPUT_HELP,
+    GENOTYPE_SUFFIXES,
+    download_csv,
+    figure,
+    genotype_read_options,
+    read_report_panel,
+)
 from genoapp.workflows.config import RunConfig
 from genoapp.workflows.estimate import estimate_quantitative
 from genoapp.workflows.presets import PRESETS, model_params, protocol_config
@@ -113,7 +123,9 @@ with st.expander("Data: genotypes, traits, pedigree or relationship matrix",
                        "`assets:quantitative/mice/mice`. To allow another folder, start the app "
                        f"with the environment variable `{ENV_VAR}=/path/to/folder`; or upload "
                        "the files instead.")
-        bed = st.text_input("PLINK prefix or .bed path", key="q_path_bed")
+        bed = st.text_input("Genotypes: PLINK prefix or .bed, .vcf.gz, .bcf, .pgen or .bgen path",
+                            key="q_path_bed", help=GENOTYPE_INPUT_HELP)
+        q_read_opts = genotype_read_options(bed.strip(), key="q_path_read")
         pheno = st.text_input("Phenotype table (FID IID trait ...)", key="q_path_pheno")
         rel_kind = st.radio("Relationships", ["none", "pedigree", "GRM"], horizontal=True,
                             key="q_rel_kind",
@@ -125,7 +137,7 @@ with st.expander("Data: genotypes, traits, pedigree or relationship matrix",
         if st.button("Load", key="q_load_paths", disabled=not (bed and pheno)):
             with guard("Loading the files"):
                 # confine every path to the data roots before anything is opened
-                bed_path = resolve_plink_prefix(bed.strip())
+                bed_path = resolve_genotype_path(bed.strip())
                 pheno_path = resolve_data_path(pheno.strip(), what="phenotype table")
                 rel_text = rel_path.strip() if rel_kind != "none" and rel_path else ""
                 ped_path = (resolve_data_path(rel_text, what="pedigree file")
@@ -133,35 +145,45 @@ with st.expander("Data: genotypes, traits, pedigree or relationship matrix",
                 grm_path = resolve_grm_prefix(rel_text) if rel_kind == "GRM" and rel_text else None
                 data = load_quantitative_data(
                     bed_path, phenotypes=pheno_path, pedigree=ped_path, grm=grm_path,
-                    relationship_scope=scope, pedigree_options=ped_opts, name=bed_path.name)
+                    relationship_scope=scope, pedigree_options=ped_opts, name=bed_path.name,
+                    read_options=q_read_opts)
                 # run records carry root-relative paths ("root:relative/path"), not server paths
                 _store_data(data, "path", {
                     "bed": relative_to_root(bed_path), "phenotypes": relative_to_root(pheno_path),
                     "pedigree": relative_to_root(ped_path) if ped_path else None,
                     "grm": relative_to_root(grm_path) if grm_path else None,
-                    "relationship_scope": scope, "pedigree_options": ped_opts})
+                    "relationship_scope": scope, "pedigree_options": ped_opts,
+                    **({"genotype_options": dataclasses.asdict(q_read_opts)} if q_read_opts else {})})
     else:
-        files = st.file_uploader("The .bed, .bim, .fam, the phenotype table, and optionally a "
-                                 "pedigree file or the .grm.bin and .grm.id", accept_multiple_files=True,
+        files = st.file_uploader("Genotypes (.bed/.bim/.fam, a VCF/BCF, .pgen/.pvar/.psam or "
+                                 ".bgen/.sample), the phenotype table, and optionally a pedigree "
+                                 "file or the .grm.bin and .grm.id", accept_multiple_files=True,
                                  key="q_uploads")
         names = [f.name for f in files or []]
-        others = [n for n in names if not n.endswith((".bed", ".bim", ".fam", ".grm.bin", ".grm.id"))]
+        others = [n for n in names
+                  if not n.lower().endswith((*GENOTYPE_SUFFIXES, ".grm.bin", ".grm.id"))]
+        q_up_opts = genotype_read_options(names, key="q_upload_read")
         pheno_name = st.selectbox("Phenotype table", ["(choose)"] + others, key="q_up_pheno")
         ped_name = st.selectbox("Pedigree file (optional)", ["(none)"] + others, key="q_up_ped")
         if st.button("Load uploaded files", key="q_load_uploads", disabled=not files):
             with guard("Loading the uploaded files"):
                 tmp = save_uploads(files, "quantitative")
                 try:
-                    beds = sorted(tmp.glob("*.bed"))
+                    beds = sorted(q for q in tmp.iterdir() if q.name.lower().endswith(
+                        (".bed", ".vcf", ".vcf.gz", ".vcf.bgz", ".bcf", ".pgen", ".bgen")))
                     grms = sorted(tmp.glob("*.grm.bin"))
                     if len(beds) != 1 or pheno_name == "(choose)":
-                        raise ConfigError("Upload exactly one .bed with its .bim and .fam, and choose "
-                                          f"the phenotype table (found {len(beds)} .bed files).")
+                        raise ConfigError("Upload exactly one genotype file set (.bed with its .bim "
+                                          "and .fam, one VCF/BCF, .pgen with .pvar and .psam, or "
+                                          ".bgen with .sample) and choose the phenotype table "
+                                          f"(found {len(beds)} genotype files).")
+                    geno = open_genotypes(beds[0], options=q_up_opts, cache_dir=tmp / ".converted")
                     data = load_quantitative_data(
-                        beds[0], phenotypes=tmp / pheno_name,
+                        geno, phenotypes=tmp / pheno_name,
                         pedigree=tmp / ped_name if ped_name != "(none)" else None,
                         grm=grms[0] if grms and ped_name == "(none)" else None,
-                        relationship_scope=scope, pedigree_options=ped_opts, name=beds[0].stem)
+                        relationship_scope=scope, pedigree_options=ped_opts,
+                        name=beds[0].name.split(".")[0])
                     _store_data(data, "upload", {"uploaded": names})
                 except BaseException:  # nothing half-loaded stays on disk
                     drop(tmp)
@@ -181,6 +203,7 @@ m1.metric("Individuals", f"{data.n_samples:,}")
 m2.metric("Markers", f"{data.n_variants:,}")
 m3.metric("Numeric traits", f"{len(data.trait_names)}")
 m4.metric("Relationships", "yes" if data.relationship is not None else "none")
+read_report_panel(data.genotypes)
 for note in data.notes:
     st.caption(note)
 

@@ -53,6 +53,7 @@ __all__ = [
     "named_data_roots",
     "relative_to_root",
     "resolve_data_path",
+    "resolve_genotype_path",
     "resolve_grm_prefix",
     "resolve_plink_prefix",
 ]
@@ -329,6 +330,39 @@ def resolve_plink_prefix(path, *, roots=None) -> Path:
     allowed = _as_roots(roots)
     prefix, bed, bim, fam = plink_paths(_expand(path, "PLINK fileset", allowed))
     return _confine_members(path, prefix, (bed, bim, fam), "PLINK fileset", allowed)
+
+
+def resolve_genotype_path(path, *, roots=None) -> Path:
+    """Confine any genotype input (PLINK 1 prefix, VCF/BCF, .pgen fileset, BGEN) to the roots.
+
+    PLINK 1 paths go through :func:`resolve_plink_prefix`. For the other formats the file and
+    its companions (``.pgen``/``.pvar``/``.psam``; the ``.sample`` of a BGEN; a VCF's index)
+    must resolve inside a root.
+
+    Parameters
+    ----------
+    path : str or path-like
+    roots : optional
+        See :func:`resolve_data_path`.
+
+    Returns
+    -------
+    pathlib.Path
+        The resolved path (pass it to :func:`genoapp.io.open_genotypes`).
+
+    Raises
+    ------
+    InputDataError
+        As :func:`resolve_data_path`.
+    """
+    from genoapp.io.formats import companion_paths, detect_genotype_format
+
+    if detect_genotype_format(path) == "plink1":
+        return resolve_plink_prefix(path, roots=roots)
+    allowed = _as_roots(roots)
+    main = _expand(path, "genotype file", allowed)
+    members = tuple(companion_paths(main).values())
+    return _confine_members(path, main, members, "genotype file", allowed)
 
 
 def resolve_grm_prefix(path, *, roots=None) -> Path:

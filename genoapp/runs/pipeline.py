@@ -101,11 +101,12 @@ def _run_casecontrol(cfg, runs_dir, data_overrides, on_event, progress, stop, lo
         defaults = {"phenotype": DEMO_PHENOTYPE, "batch_column": DEMO_BATCH}
     else:
         if not data.get("bed"):
-            raise ConfigError("data: no PLINK fileset ('bed'); the run's files were uploaded to the "
-                              "app, so give their paths (CLI: --bed, --pheno, --covar).")
+            raise ConfigError("data: no genotype file ('bed'); the run's files were uploaded to the "
+                              "app, so give their paths (CLI: --genotypes, --pheno, --covar).")
         bed = _path(data["bed"])
         cohort = Cohort.from_files(bed, phenotypes=_path(data.get("phenotypes")),
-                                   covariates=_path(data.get("covariates")), name=Path(bed).name)
+                                   covariates=_path(data.get("covariates")), name=Path(bed).name,
+                                   read_options=data.get("genotype_options"))
         defaults = {}
     sel = {**defaults, **{k: v for k, v in (cfg.selection or {}).items() if v is not None}}
     if not sel.get("phenotype"):
@@ -203,13 +204,14 @@ def _run_quantitative(cfg, runs_dir, data_overrides, on_event, stop, log):
                                         name="BGLR mice (built-in example)")
     else:
         if not data.get("bed") or not data.get("phenotypes"):
-            raise ConfigError("data: a quantitative run needs 'bed' and 'phenotypes' (CLI: --bed, "
-                              "--pheno).")
+            raise ConfigError("data: a quantitative run needs 'bed' and 'phenotypes' (CLI: "
+                              "--genotypes, --pheno).")
         bed = _path(data["bed"])
         cohort = load_quantitative_data(
             bed, phenotypes=_path(data["phenotypes"]), pedigree=_path(data.get("pedigree")),
             grm=_path(data.get("grm")), relationship_scope=data.get("relationship_scope", "all"),
-            pedigree_options=data.get("pedigree_options"), name=Path(bed).name)
+            pedigree_options=data.get("pedigree_options"), name=Path(bed).name,
+            read_options=data.get("genotype_options"))
     train = cfg.train or {}
     inputs = cfg.inputs or {}
     proto = protocol_for(train, "regression")

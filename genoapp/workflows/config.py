@@ -50,7 +50,8 @@ class RunConfig:
     kind : {"casecontrol", "quantitative"}
     label : str
     data : dict
-        ``source`` ("demo" or "files"); with files ``bed`` (PLINK prefix), ``phenotypes``,
+        ``source`` ("demo" or "files"); with files ``bed`` (genotypes: PLINK 1 prefix, VCF/BCF,
+        .pgen or BGEN), ``genotype_options`` (:class:`~genoapp.io.ReadOptions` fields), ``phenotypes``,
         ``covariates`` (case/control), ``pedigree`` or ``grm``, ``relationship_scope``,
         ``pedigree_options`` (quantitative). Paths may be relative to a data root
         (``root-name:relative/path``).

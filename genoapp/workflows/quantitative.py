@@ -117,13 +117,15 @@ def load_quantitative_data(
     pedigree_options: dict | None = None,
     name: str | None = None,
     max_bytes: float = 4e9,
+    read_options=None,
 ) -> Cohort:
     """Load genotypes, quantitative traits and (optionally) relationship loadings.
 
     Parameters
     ----------
     bed : str or path-like
-        PLINK 1 prefix or any of the .bed/.bim/.fam paths.
+        PLINK 1 prefix or any of the .bed/.bim/.fam paths, or a VCF/BCF, .pgen or BGEN file
+        (:func:`genoapp.io.open_genotypes`).
     phenotypes : str, path-like or pandas.DataFrame
         Table keyed by FID/IID (see :func:`genoapp.io.read_sample_table`); its numeric
         columns are the candidate traits (``cohort.trait_names``).
@@ -147,6 +149,8 @@ def load_quantitative_data(
     name : str, optional
     max_bytes : float, default 4e9
         Refuse more genotype bytes (float32) than this; thin or QC the markers first.
+    read_options : genoapp.io.ReadOptions or dict, optional
+        How a VCF/BCF, .pgen or BGEN file is read (see :class:`genoapp.io.ReadOptions`).
 
     Returns
     -------
@@ -169,7 +173,7 @@ def load_quantitative_data(
         raise ConfigError("Give a pedigree or a GRM, not both.")
     if relationship_scope not in ("all", "genotyped"):
         raise ConfigError(f"relationship_scope: 'all' or 'genotyped', got {relationship_scope!r}.")
-    cohort = Cohort.from_files(bed, phenotypes=phenotypes, name=name)
+    cohort = Cohort.from_files(bed, phenotypes=phenotypes, name=name, read_options=read_options)
     n, m = cohort.n_samples, cohort.n_variants
     if 4.0 * n * m > max_bytes:
         raise ConfigError(
