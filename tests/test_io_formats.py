@@ -81,11 +81,14 @@ def test_direct_read_equals_bed(fmt, converted, demo_ref):
     assert rep.n_multiallelic == rep.n_filtered == rep.n_fractional == 0
 
 
-@pytest.mark.parametrize("fmt", ["vcf", "bcf", "pgen", "bgen"])
-def test_converted_copy_equals_bed_and_qc_keeps_the_same(fmt, converted, demo_ref, tmp_path):
+@pytest.mark.parametrize("fmt,fast", [("vcf", True), ("vcf", False), ("bcf", True), ("pgen", True),
+                                      ("bgen", True)])
+def test_converted_copy_equals_bed_and_qc_keeps_the_same(fmt, fast, converted, demo_ref, tmp_path):
     ref, R = demo_ref
-    g = open_genotypes(converted[fmt], options=OPTIONS[fmt], cache_dir=tmp_path)
+    g = open_genotypes(converted[fmt], options=OPTIONS[fmt], cache_dir=tmp_path, fast=fast)
     assert g.read_report is not None and not g.read_report.from_cache
+    assert ("plink2" in g.read_report.converter) == (fast and fmt in ("vcf", "bcf"))
+    assert g.read_report.n_missing_calls == 9151
     assert g.dosage_path is None  # hard calls only: no side file
     np.testing.assert_array_equal(g.read(), R)
     np.testing.assert_array_equal(g.read_int8(), ref.read_int8())
@@ -173,6 +176,24 @@ def test_hand_written_vcf_counts(tmp_path):
     assert skip.n_filtered == 1 and skip.n_low_qual == 0
     keep_all = read_genotypes(vcf, options=ReadOptions(filter_pass=False, id_delimiter="_"))[3]
     assert keep_all.n_filtered == 0 and keep_all.n_variants == 5
+
+
+@pytest.mark.parametrize("multiallelic", ["skip", "split"])
+def test_plink2_fast_path_equals_the_cyvcf2_read(multiallelic, plink2, tmp_path):
+    vcf = _write_vcf(tmp_path / "hand.vcf.gz")
+    opt = ReadOptions(multiallelic=multiallelic, min_qual=10, id_delimiter="_")
+    samples, variants, dos, rep = read_genotypes(vcf, options=opt)
+    g = open_genotypes(vcf, options=opt, cache_dir=tmp_path / "fast", fast=True)
+    assert "plink2" in g.read_report.converter
+    np.testing.assert_array_equal(g.read(), dos)
+    for col in ("chrom", "id", "pos", "A1", "A2"):
+        assert g.variants[col].tolist() == variants[col].tolist(), col
+    assert g.samples["FID"].tolist() == samples["FID"].tolist()
+    assert g.samples["IID"].tolist() == samples["IID"].tolist()
+    fast = g.read_report
+    for field in ("n_records", "n_variants", "n_filtered", "n_low_qual", "n_multiallelic",
+                  "n_multiallelic_skipped", "n_split_records", "n_missing_calls"):
+        assert getattr(fast, field) == getattr(rep, field), field
 
 
 def test_dosages_survive_the_conversion(tmp_path):
