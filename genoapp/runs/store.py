@@ -570,11 +570,11 @@ class Run:
         report : MatchReport
             Variant matching counts.
         """
-        from genoapp.io import PlinkGenotypes, open_plink
+        from genoapp.io import PlinkGenotypes, open_genotypes
         from genoapp.runs.projection import align_genotypes
         from genoapp.workflows.protocol import case_scores
 
-        g = genotypes if isinstance(genotypes, PlinkGenotypes) else open_plink(genotypes)
+        g = genotypes if isinstance(genotypes, PlinkGenotypes) else open_genotypes(genotypes)
         proj = self.projector(input)
         G, report = align_genotypes(g, proj.variants, sample_idx=sample_idx)
         X = proj.transform(G)
