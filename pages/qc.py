@@ -1,6 +1,5 @@
 """QC page: PLINK 1.9 filters, test split, batch-effect filter and GWAS on training samples."""
 
-import pandas as pd
 import streamlit as st
 
 from genoapp.demo import HG19_GENES, load_demo_truth
@@ -40,9 +39,8 @@ def _on_value(label, key, default, help_text, *, max_value=1.0, fmt="%.3f", step
     return value if enabled else None
 
 
-numeric_cols = [c for c in cohort.samples.columns
-                if c not in ("sample_index", "FID", "IID", sel["phenotype"])
-                and pd.api.types.is_numeric_dtype(cohort.samples[c])]
+covariate_cols = [c for c in cohort.samples.columns
+                  if c not in ("sample_index", "FID", "IID", sel["phenotype"])]
 
 with st.form("qc_form"):
     left, right = st.columns(2)
@@ -97,9 +95,16 @@ with st.form("qc_form"):
                                                     "logistic": "logistic regression "
                                                                 "(`--logistic`)"}[t])
         g1, g2 = st.columns([3, 1])
-        covars = g1.multiselect("Covariates (logistic only)", numeric_cols, key="gwas_covariates")
+        covars = g1.multiselect(
+            "Covariates (logistic only)", covariate_cols, key="gwas_covariates",
+            help="Numeric columns enter as they are; categorical (text) columns are one-hot "
+                 "encoded against their most frequent level among the training samples (the "
+                 "reference level, named in the notes after the run). Training samples missing "
+                 "a covariate are left out of the GWAS; their IDs can be downloaded.")
         n_pcs = g2.number_input("PCs", 0, 10, 0, key="gwas_pcs",
-                                help="Sample PCs as covariates (logistic only).")
+                                help="Sample PCs as covariates (logistic only): a PCA of the "
+                                     "training samples' genotypes only (leakage-safe: test "
+                                     "samples do not shape the axes).")
         st.markdown("**Samples whose phenotype the filters use**")
         label_samples = st.radio(
             "Label-aware samples", ["train", "all"], key="label_samples",
@@ -221,6 +226,12 @@ with tab_tables:
     st.dataframe(wf.sample_stats, hide_index=True, height=260)
     download_csv(wf.sample_stats, "qc_samples.csv")
 with tab_removed:
+    dropped = wf.covariate_dropped
+    if len(dropped):
+        with st.expander(f"Logistic GWAS: {len(dropped):,} training samples without a covariate "
+                         "value (left out of the GWAS)"):
+            st.dataframe(dropped.head(1000), hide_index=True)
+            download_csv(dropped, "gwas_covariate_missing_samples.csv", key="dl_covar_dropped")
     for i, step in enumerate(res.steps):
         with st.expander(f"{step.name} ({step.plink_flag}): {step.n_removed:,} {step.axis} removed"):
             st.dataframe(step.removed.head(1000), hide_index=True)

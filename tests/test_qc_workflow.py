@@ -129,7 +129,8 @@ def test_logistic_gwas_with_pcs_pairwise_batches_and_strata(demo):
     kept = np.flatnonzero(r.qc.sample_mask)
     train = kept[r.split.train_idx]
     tested = np.flatnonzero(r.variant_stats["gwas_p"].notna().to_numpy())[:40]
-    pcs = r.pca_before[["PC1", "PC2", "PC3"]].to_numpy()[r.split.train_idx]
+    pcs = r.gwas_pc_scores  # PCA of the training samples only (leakage-safe)
+    assert pcs.shape == (r.split.train_idx.size, 3)
     ref = logistic_association(cohort.read_dosages(tested)[train], y[train], covariates=pcs)
     np.testing.assert_allclose(r.variant_stats["gwas_p"].to_numpy()[tested], ref["P"],
                                rtol=1e-8)

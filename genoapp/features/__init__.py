@@ -15,6 +15,9 @@ or All-PCA fitted on the training rows of a split, :class:`FeatureSet`), or step
     gp = GenePCA().fit(Xi[train], ann)              # per-gene PCA, k = 8 / 4 / 1
     F = gp.transform(Xi)
     A = AllPCA(n_components=500).fit(Xi[train]).transform(Xi)   # one PCA of all SNPs
+
+Covariates (:func:`covariate_design`): numeric columns as they are, categorical columns one-hot
+against their most frequent level, levels fixed on the training rows.
 """
 
 from genoapp.features.allpca import AllPCA
@@ -34,6 +37,7 @@ from genoapp.features.build import (
     default_all_pca_components,
     feature_input_name,
 )
+from genoapp.features.covariates import CovariateColumn, CovariateDesign, covariate_design
 from genoapp.features.genepca import (
     GenePCA,
     GenePCAResult,
@@ -46,6 +50,8 @@ from genoapp.features.impute import MeanImputer
 __all__ = [
     "ANNOTATION_COLUMNS",
     "AllPCA",
+    "CovariateColumn",
+    "CovariateDesign",
     "FeatureConfig",
     "FeatureSet",
     "build_features",
@@ -57,6 +63,7 @@ __all__ = [
     "annotate_snps",
     "annotation_summary",
     "check_build",
+    "covariate_design",
     "gene_keys",
     "gene_pca_features",
     "gene_pca_k",

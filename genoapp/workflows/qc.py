@@ -25,12 +25,13 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 
 from genoapp.errors import ConfigError, InputDataError
+from genoapp.features.covariates import covariate_design
 from genoapp.logs import get_logger
 from genoapp.qc.assoc import allelic_test, genomic_control_lambda, logistic_association
 from genoapp.qc.basic import QCConfig, QCResult
@@ -82,11 +83,17 @@ class QCWorkflowConfig:
     gwas_test : {"allelic", "logistic"}, default "allelic"
         PLINK ``--assoc`` allelic chi-squared, or ``--logistic`` (additive, Wald test).
     gwas_covariates : tuple of str, default ()
-        Sample-table columns used as covariates of the logistic model (numeric; samples
-        missing one are left out of the GWAS, as PLINK does).
+        Sample-table columns used as covariates of the logistic model
+        (:func:`genoapp.features.covariate_design`): numeric columns as they are, categorical
+        (text) columns one-hot encoded against their most frequent level among the training
+        samples used (the notes name it). Training samples missing one are left out of the
+        GWAS, as PLINK does; their IDs are ``QCWorkflowResult.covariate_dropped``.
     gwas_pcs : int, default 0
-        Number of sample PCs (computed on the kept samples' genotypes, without labels) added
-        as covariates of the logistic model.
+        Number of sample PCs added as covariates of the logistic model. Leakage-safe: a PCA of
+        the **training samples' genotypes only** (on the ``pca_max_variants`` evenly spaced
+        variants passing the PLINK filters that the plots' PCA uses), so neither test labels
+        nor test genotypes shape the axes; the scores are ``QCWorkflowResult.gwas_pc_scores``.
+        (The PCA of the plots, ``pca_before``, is of all kept samples, without labels.)
     label_samples : {"train", "all"}, default "train"
         Samples whose phenotype HWE (controls), differential missingness and the batch filter
         use: training samples only (leakage-safe) or all (as PLINK on the whole cohort / as
@@ -187,6 +194,13 @@ class QCWorkflowResult:
     cohort : genoapp.cohort.Cohort or None
         The QC'd cohort: the kept samples (rows of ``G``, in order) and the kept variants
         (columns of ``G``), sharing the genotype handle; None for a dense-matrix input.
+    covariate_dropped : pandas.DataFrame
+        Training samples left out of the logistic GWAS because they lack a covariate value:
+        ``FID``, ``IID``, ``missing_covariates`` (the columns they lack, ", "-joined); empty
+        (same columns) when none was left out or no covariate was used.
+    gwas_pc_scores : numpy.ndarray or None
+        ``(n_train, gwas_pcs)``: the PCs used as GWAS covariates, of a PCA of the training
+        samples only (rows in ``split.train_idx`` order); None without ``gwas_pcs``.
     """
 
     qc: QCResult
@@ -204,6 +218,8 @@ class QCWorkflowResult:
     seconds: dict
     config: QCWorkflowConfig
     cohort: object = None
+    covariate_dropped: pd.DataFrame = dataclasses.field(default_factory=lambda: _no_dropped())
+    gwas_pc_scores: np.ndarray | None = None
 
     def summary(self) -> pd.DataFrame:
         """The funnel table (see :meth:`QCResult.summary`)."""
@@ -269,8 +285,9 @@ class _State:
     pre_batch_mask: np.ndarray | None = None
     pca_before: pd.DataFrame | None = None
     pca_after: pd.DataFrame | None = None
-    pcs_all: np.ndarray | None = None
+    pcs_train: np.ndarray | None = None
     lambda_gc: float = float("nan")
+    covariate_dropped: pd.DataFrame | None = None
 
     @property
     def n(self) -> int:
@@ -400,7 +417,6 @@ def _sample_pcas(st: _State) -> None:
             scores, evr = sample_pca(Gp, n_components=cfg.pca_components,
                                      random_state=cfg.random_state)
             st.pca_before = _pca_frame(meta, scores, evr)
-            st.pcs_all = scores
             after_cols = st.funnel.variant_mask[sub_before]
             if after_cols.sum() >= 2 and not after_cols.all():
                 s2, e2 = sample_pca(Gp[:, after_cols], n_components=cfg.pca_components,
@@ -408,6 +424,9 @@ def _sample_pcas(st: _State) -> None:
                 st.pca_after = _pca_frame(meta, s2, e2)
             elif after_cols.all():
                 st.pca_after = st.pca_before
+            if cfg.gwas_pcs and cfg.gwas_test == "logistic":  # leakage-safe: training rows only
+                st.pcs_train, _ = sample_pca(Gp[st.split.train_idx], n_components=cfg.gwas_pcs,
+                                             random_state=cfg.random_state)
         except InputDataError as exc:
             st.notes.append(f"Sample PCA skipped: {exc}")
         del Gp
@@ -433,8 +452,9 @@ def _association_filter(st: _State, covariates) -> None:
         st.lambda_gc = genomic_control_lambda(chisq=stat)
     else:
         rows = st.kept[st.split.train_idx]
-        use, C = _covariates(cfg, covariates if covariates is not None else st.samples, rows,
-                             st.pcs_all, st.split.train_idx, st.notes)
+        use, C, st.covariate_dropped = _covariates(
+            cfg, covariates if covariates is not None else st.samples, rows, st.pcs_train,
+            st.notes, ids=st.samples)
         rows = rows[use]
         ytr = st.yv[rows]
         stat, pval, odds = (np.full(idx.size, np.nan) for _ in range(3))
@@ -510,6 +530,9 @@ def _finish(st: _State) -> QCWorkflowResult:
         y=st.y_kept, sample_stats=sample_stats, variant_stats=stats,
         pca_before=st.pca_before, pca_after=st.pca_after, lambda_gc=st.lambda_gc,
         notes=st.notes, seconds=st.timer.seconds, config=st.config, cohort=qc_cohort,
+        covariate_dropped=(st.covariate_dropped if st.covariate_dropped is not None
+                           else _no_dropped()),
+        gwas_pc_scores=st.pcs_train,
     )
 
 
@@ -539,7 +562,9 @@ def run_qc_workflow(
     config : QCWorkflowConfig, optional
     covariates : pandas.DataFrame, optional
         Covariate columns per sample (rows as the samples) for the logistic GWAS; default the
-        cohort's sample table.
+        cohort's sample table. Numeric or categorical (one-hot, see
+        ``QCWorkflowConfig.gwas_covariates``); training samples missing one are left out and
+        listed in ``covariate_dropped``.
     samples, variants : pandas.DataFrame, optional
         Required with a dense matrix; default the cohort's tables.
     progress : callable(fraction, message), optional
@@ -600,36 +625,53 @@ def _pca_frame(meta: pd.DataFrame, scores: np.ndarray, evr: np.ndarray) -> pd.Da
     return df
 
 
+def _no_dropped() -> pd.DataFrame:
+    return pd.DataFrame({"FID": pd.Series(dtype=object), "IID": pd.Series(dtype=object),
+                         "missing_covariates": pd.Series(dtype=object)})
+
+
 def _covariates(config: QCWorkflowConfig, table: pd.DataFrame, rows: np.ndarray, pcs,
-                train_idx: np.ndarray, notes: list) -> tuple[np.ndarray, np.ndarray | None]:
-    """Covariate matrix of the training rows; rows with a missing covariate are left out."""
-    cols: list[np.ndarray] = []
-    names: Sequence[str] = config.gwas_covariates
-    for name in names:
-        if name not in table.columns:
-            raise InputDataError(f"GWAS covariate '{name}' is not a column of the sample table; "
-                                 f"columns: {', '.join(map(str, table.columns))}.")
-        col = pd.to_numeric(table[name].iloc[rows], errors="coerce").to_numpy(dtype=np.float64)
-        if not pd.api.types.is_numeric_dtype(table[name]):
-            raise InputDataError(f"GWAS covariate '{name}' is not numeric (e.g. "
-                                 f"{table[name].iloc[rows[0]]!r}); recode it as numbers.")
-        cols.append(col)
+                notes: list, *, ids: pd.DataFrame
+                ) -> tuple[np.ndarray, np.ndarray | None, pd.DataFrame]:
+    """Covariate matrix of the training rows; rows with a missing covariate are left out.
+
+    ``table`` columns ``config.gwas_covariates`` go through
+    :func:`genoapp.features.covariate_design` on the training rows ``rows`` (levels and
+    reference levels fitted on them); the sample PCs ``pcs`` (training rows x ``gwas_pcs``,
+    a PCA of the training samples' genotypes only, see ``QCWorkflowConfig.gwas_pcs``) follow. Returns the mask of training rows used, their covariate
+    matrix (None without covariates) and the rows left out (FID, IID from ``ids``, the
+    covariates they lack).
+    """
+    design = covariate_design(table, config.gwas_covariates, rows=rows)
+    cols = [design.X]
     if config.gwas_pcs:
         if pcs is None:
             raise ConfigError("GWAS with PCs needs the sample PCA (pca_components > 0).")
-        for k in range(config.gwas_pcs):
-            cols.append(pcs[train_idx, k])
-    if not cols:
-        return np.ones(rows.size, dtype=bool), None
+        cols.append(np.asarray(pcs, dtype=np.float64)[:, :config.gwas_pcs])
     C = np.column_stack(cols)
-    use = np.isfinite(C).all(axis=1)
+    use = design.complete & np.isfinite(C).all(axis=1)
+    dropped = _no_dropped()
     if (~use).any():
+        lost = np.flatnonzero(~use)
+        dropped = pd.DataFrame({
+            "FID": ids["FID"].to_numpy()[rows[lost]], "IID": ids["IID"].to_numpy()[rows[lost]],
+            "missing_covariates": design.missing_names().to_numpy()[lost],
+        })
+    # the design's last note counts the incomplete rows: said below, with where the IDs are
+    for note in design.notes[:-1] if design.n_dropped else design.notes:
+        notes.append(f"Logistic GWAS covariates (training samples): {note}")
+    if (~use).any():
+        per = ", ".join(f"{c}: {int(design.missing[c].sum())}" for c in design.missing.columns
+                        if design.missing[c].any())
         notes.append(f"Logistic GWAS: {int((~use).sum())} training samples without a covariate "
-                     "value were left out (as PLINK does).")
+                     f"value{f' ({per})' if per else ''} were left out (as PLINK does); their "
+                     "IDs are listed with the removed IDs (QCWorkflowResult.covariate_dropped).")
+    if C.shape[1] == 0:
+        return use, None, dropped
     if use.sum() <= C.shape[1] + 2:
-        raise InputDataError("Logistic GWAS: too few training samples with all covariates.")
-    return use, C[use]
-
+        raise InputDataError(f"Logistic GWAS: too few training samples with all covariates "
+                             f"({int(use.sum())} for {C.shape[1]} covariate columns).")
+    return use, C[use], dropped
 
 
 def filter_gene_report(variants_before: pd.DataFrame, variants_after: pd.DataFrame, genes,
