@@ -87,7 +87,7 @@ def test_converted_copy_equals_bed_and_qc_keeps_the_same(fmt, fast, converted, d
     ref, R = demo_ref
     g = open_genotypes(converted[fmt], options=OPTIONS[fmt], cache_dir=tmp_path, fast=fast)
     assert g.read_report is not None and not g.read_report.from_cache
-    assert ("plink2" in g.read_report.converter) == (fast and fmt in ("vcf", "bcf"))
+    assert ("plink2" in g.read_report.converter) == (fast and fmt in ("vcf", "bcf", "pgen"))
     assert g.read_report.n_missing_calls == 9151
     assert g.dosage_path is None  # hard calls only: no side file
     np.testing.assert_array_equal(g.read(), R)
@@ -194,6 +194,23 @@ def test_plink2_fast_path_equals_the_cyvcf2_read(multiallelic, plink2, tmp_path)
     for field in ("n_records", "n_variants", "n_filtered", "n_low_qual", "n_multiallelic",
                   "n_multiallelic_skipped", "n_split_records", "n_missing_calls"):
         assert getattr(fast, field) == getattr(rep, field), field
+
+
+def test_a_file_plink2_refuses_is_read_by_cyvcf2(plink2, tmp_path):
+    """plink2 refuses a chromosome split in two runs; genoapp then reads the file itself."""
+    vcf = tmp_path / "split.vcf.gz"
+    lines = [_HEADER.replace("##contig=<ID=chr1,length=248956422>",
+                             "##contig=<ID=chr1>\n##contig=<ID=chr2>")]
+    for i, chrom in enumerate(["chr1", "chr2", "chr1"]):
+        lines.append("\t".join([chrom, str(100 * (i + 1)), f"rs{i}", "A", "G", "50", "PASS", ".",
+                                "GT", "0/1", "1/1", "0/0", "./."]) + "\n")
+    with gzip.open(vcf, "wt") as fh:
+        fh.write("".join(lines))
+    opt = ReadOptions(id_delimiter="_")
+    g = open_genotypes(vcf, options=opt, cache_dir=tmp_path / "c")
+    assert g.read_report.converter.startswith("genoapp (cyvcf2; plink2 refused")
+    np.testing.assert_array_equal(g.read(), read_genotypes(vcf, options=opt)[2])
+    assert g.variants["chrom"].tolist() == ["1", "2", "1"]
 
 
 def test_dosages_survive_the_conversion(tmp_path):

@@ -879,6 +879,99 @@ def _pack_bed(calls: np.ndarray) -> bytes:
     return packed.tobytes()
 
 
+def _write_blocks(blocks, tmp_prefix: Path, rep: ReadReport, progress) -> pd.DataFrame:
+    """Write streamed blocks as .bed (+ .dosage.u16 when a dosage is not whole); the variants."""
+    variants = []
+    fractional = False
+    dos_path = tmp_prefix.with_suffix(".dosage.u16")
+    with open(tmp_prefix.with_suffix(".bed"), "wb") as bed, open(dos_path, "wb") as dos:
+        bed.write(bytes([0x6C, 0x1B, 0x01]))
+        for v, d in blocks:
+            variants.append(v)
+            if d.dtype == np.int8:  # hard calls already: nothing to keep beside the .bed
+                bed.write(_pack_bed(d))
+                rep.n_missing_calls += int((d < 0).sum())
+            else:
+                bed.write(_pack_bed(_hard_calls(d)))
+                nan = np.isnan(d)
+                rep.n_missing_calls += int(nan.sum())
+                nfrac = int((~nan & (d != np.round(d))).sum())
+                rep.n_fractional += nfrac
+                fractional = fractional or nfrac > 0
+                u = np.where(nan, DOSAGE_MISSING, np.rint(np.nan_to_num(d) * DOSAGE_SCALE))
+                dos.write(np.ascontiguousarray(u.T.astype(np.uint16)).tobytes())  # variant-major
+            if progress is not None:
+                progress(rep.n_records)
+    if not fractional:
+        dos_path.unlink()
+    return pd.concat(variants, ignore_index=True) if variants else _variants_table([])
+
+
+# number of missing genotypes (2-bit code 01) in each .bed byte
+_MISSING_PER_BYTE = np.array([sum(((b >> (2 * k)) & 3) == 1 for k in range(4)) for b in range(256)],
+                             dtype=np.uint8)
+
+
+def _bed_missing_count(bed: Path, chunk: int = 1 << 26) -> int:
+    """Missing calls in a .bed (padding bits are 00, never counted)."""
+    total = 0
+    with open(bed, "rb") as fh:
+        fh.seek(3)
+        while True:
+            buf = fh.read(chunk)
+            if not buf:
+                break
+            total += int(_MISSING_PER_BYTE[np.frombuffer(buf, dtype=np.uint8)].sum(dtype=np.int64))
+    return total
+
+
+def _plink2_subset_to_bed(exe: str, pgen: Path, opt: ReadOptions, rep: ReadReport,
+                          out_prefix: Path):
+    """Kept records of a .pgen -> .bed by plink2, the .bim/.fam tables by genoapp.
+
+    The records to keep are chosen here from the .pvar (:func:`_pvar_masks`: FILTER, QUAL,
+    multi-allelic skipped), given to plink2 by row number (a temporary .pvar whose IDs are the row
+    numbers), so plink2 only copies genotypes. Returns None (nothing counted) when multi-allelic
+    records are to be split, which plink2's .bed cannot hold.
+    """
+    files = companion_paths(pgen)
+    pvar = _read_pvar(files["pvar"])
+    if opt.multiallelic == "split" and pvar["ALT"].str.contains(",", regex=False).any():
+        return None
+    samples = _read_psam(files["psam"], opt)
+    rep.n_samples = len(samples)
+    filtered, low, multi = _pvar_masks(pvar, opt, rep)
+    keep = np.flatnonzero(~filtered & ~low & ~multi)
+    if keep.size == 0:
+        return samples, _variants_table([])
+    row_ids = pd.Series(np.arange(len(pvar))).astype(str).radd("r")
+    tmp_pvar = out_prefix.parent / "plink2_rows.pvar"
+    pd.DataFrame({"#CHROM": pvar["CHROM"], "POS": pvar["POS"], "ID": row_ids, "REF": pvar["REF"],
+                  "ALT": pvar["ALT"]}).to_csv(tmp_pvar, sep="\t", index=False)
+    extract = out_prefix.parent / "plink2_keep.txt"
+    extract.write_text("\n".join(row_ids.iloc[keep]) + "\n")
+    cmd = [exe, "--pgen", os.fspath(files["pgen"]), "--pvar", os.fspath(tmp_pvar),
+           "--psam", os.fspath(files["psam"]), "--extract", os.fspath(extract),
+           "--allow-extra-chr", "--threads", str(max(1, os.cpu_count() or 1)), "--make-bed",
+           "--out", os.fspath(out_prefix.parent / "plink2_bed")]
+    res = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    got = out_prefix.parent / "plink2_bed.bed"
+    n = len(samples)
+    if res.returncode != 0 or got.stat().st_size != 3 + keep.size * ((n + 3) // 4):
+        raise InputDataError(f"{pgen}: plink2 could not write the .bed "
+                             f"({excerpt(res.stdout[-300:], max_chars=300)}); set GENOAPP_PLINK2=0 "
+                             "to read the file without plink2.")
+    os.replace(got, out_prefix.with_suffix(".bed"))
+    chrom = pvar["CHROM"].iloc[keep].map(_chrom).to_numpy()
+    pos = pd.to_numeric(pvar["POS"].iloc[keep]).astype(np.int64).to_numpy()
+    ref, alt, vid = (pvar[c].iloc[keep].to_numpy() for c in ("REF", "ALT", "ID"))
+    rows = [(c, _vid(i, c, q, r, a, False), q, a, r)
+            for c, i, q, r, a in zip(chrom, vid, pos, ref, alt, strict=True)]
+    rep.n_no_alt += int((alt == ".").sum())
+    rep.n_missing_calls += _bed_missing_count(out_prefix.with_suffix(".bed"))
+    return samples, _variants_table(rows)
+
+
 def genotype_cache_dir() -> Path:
     """Folder of converted genotype files: ``$GENOAPP_CACHE_DIR``, else ``~/.cache/genoapp``."""
     env = os.environ.get(CACHE_ENV)
@@ -950,44 +1043,42 @@ def convert_to_plink(path, *, options: ReadOptions | None = None, cache_dir=None
     t0 = time.perf_counter()
     root.mkdir(parents=True, exist_ok=True)
     rep = ReadReport()
-    exe = plink2_executable() if fast else None
-    use_plink2 = exe is not None and detect_genotype_format(p) in ("vcf", "bcf") \
-        and opt.dosage_field is None
+    fmt = detect_genotype_format(p)
+    exe = plink2_executable() if fast and fmt in ("vcf", "bcf", "pgen") else None
+    refused = ""
     with atomic_path(folder, directory=True, what="the converted genotype file") as tmp:
         tmp_prefix = Path(tmp) / stem
-        if use_plink2:  # plink2 parses the text; the .pgen it writes is then read as below
-            _check_exists(p, "VCF/BCF file")
-            raw = _vcf_to_pgen_with_plink2(exe, p, opt, Path(tmp) / "plink2_raw")
-            rep.source, rep.format, rep.dosage_source = str(p), detect_genotype_format(p), "GT"
-            rep.converter = "plink2 (VCF parsing), then genoapp"
-            samples, blocks = _pgen_blocks(raw, opt, rep, block_size)
+        var = None
+        if exe is not None and opt.dosage_field is None:
+            if fmt == "pgen":
+                raw = companion_paths(p)["pgen"]
+                for q in companion_paths(p).values():
+                    _check_exists(q, f"PLINK 2 {q.suffix} file")
+            else:  # plink2 parses the VCF/BCF text into a temporary .pgen that keeps every record
+                _check_exists(p, "VCF/BCF file")
+                try:
+                    raw = _vcf_to_pgen_with_plink2(exe, p, opt, Path(tmp) / "plink2_raw")
+                except InputDataError as exc:  # e.g. unsorted records: cyvcf2 reads it anyway
+                    refused = str(exc)
+                    exe = None
+        if exe is not None and opt.dosage_field is None:
+            rep.source, rep.format = str(p), fmt
+            rep.dosage_source = "hard calls" if fmt == "pgen" else "GT"
+            subset = _plink2_subset_to_bed(exe, raw, opt, rep, tmp_prefix)
+            if subset is not None:  # the common case: plink2 writes the kept records' .bed
+                samples, var = subset
+                rep.converter = ("plink2 (.pgen to .bed)" if fmt == "pgen" else
+                                 "plink2 (VCF parsing and .bed writing), genoapp (filters, IDs)")
+            else:  # split multi-allelic records: genoapp reads the .pgen in blocks
+                rep.converter = "plink2 (VCF parsing), then genoapp" if fmt != "pgen" else "genoapp"
+                samples, blocks = _pgen_blocks(raw, opt, rep, block_size)
         else:
             samples, blocks = read_genotype_blocks(p, options=opt, block_size=block_size,
                                                    report=rep, metafile_dir=root)
-        variants = []
-        fractional = False
-        dos_path = tmp_prefix.with_suffix(".dosage.u16")
-        with open(tmp_prefix.with_suffix(".bed"), "wb") as bed, open(dos_path, "wb") as dos:
-            bed.write(bytes([0x6C, 0x1B, 0x01]))
-            for v, d in blocks:
-                variants.append(v)
-                if d.dtype == np.int8:  # hard calls already: nothing to keep beside the .bed
-                    bed.write(_pack_bed(d))
-                    rep.n_missing_calls += int((d < 0).sum())
-                else:
-                    bed.write(_pack_bed(_hard_calls(d)))
-                    nan = np.isnan(d)
-                    rep.n_missing_calls += int(nan.sum())
-                    nfrac = int((~nan & (d != np.round(d))).sum())
-                    rep.n_fractional += nfrac
-                    fractional = fractional or nfrac > 0
-                    u = np.where(nan, DOSAGE_MISSING, np.rint(np.nan_to_num(d) * DOSAGE_SCALE))
-                    dos.write(np.ascontiguousarray(u.T.astype(np.uint16)).tobytes())  # variant-major
-                if progress is not None:
-                    progress(rep.n_records)
-        if not fractional:
-            dos_path.unlink()
-        var = pd.concat(variants, ignore_index=True) if variants else _variants_table([])
+            if refused:
+                rep.converter = f"genoapp (cyvcf2; plink2 refused the file: {refused[:200]})"
+        if var is None:
+            var = _write_blocks(blocks, tmp_prefix, rep, progress)
         if var.empty:
             raise InputDataError(f"{p}: no biallelic variant left after reading "
                                  f"({rep.n_records:,} records; {rep.n_filtered:,} filtered, "
@@ -1000,7 +1091,7 @@ def convert_to_plink(path, *, options: ReadOptions | None = None, cache_dir=None
         fam["phenotype"] = -9
         fam.to_csv(tmp_prefix.with_suffix(".fam"), sep="\t", header=False, index=False,
                    columns=["FID", "IID", "father", "mother", "sex", "phenotype"])
-        for q in Path(tmp).glob("plink2_raw.*"):
+        for q in Path(tmp).glob("plink2_*"):
             q.unlink()
         rep.seconds = time.perf_counter() - t0
         rep.cache = str(prefix)
