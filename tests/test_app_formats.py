@@ -2,7 +2,8 @@
 
 The demo cohort is exported with plink2 (``--export vcf bgz id-paste=iid``, so the sample IDs
 match the phenotype table) into pytest's folder, an allowed data root of the tests. The Data page
-loads it by path; QC and Gene-PCA must then equal those of the built-in .bed cohort.
+loads it by path and as an upload; QC and Gene-PCA must then equal those of the built-in .bed
+cohort.
 """
 
 from __future__ import annotations
@@ -40,20 +41,15 @@ def _pipeline(at: AppTest, *, genes: bool = False) -> dict:
             "samples": qc["samples"]["IID"].tolist(), "X": fs.X}
 
 
-def test_demo_from_vcf_gz_equals_the_bed(demo_vcf):
+@pytest.fixture(scope="module")
+def expected() -> dict:
     ref = AppTest.from_file(APP, default_timeout=300)
     ref.run()
     _ok(ref)
-    expected = _pipeline(ref)
+    return _pipeline(ref)
 
-    at = AppTest.from_file(APP, default_timeout=300)
-    at.run()
-    _ok(at)
-    at.radio(key="data_source").set_value("Files on the server").run()
-    at.text_input(key="path_bed").input(str(demo_vcf)).run()
-    at.text_input(key="path_pheno").input(str(DEMO_PHENO)).run()
-    at.text_input(key="path_covar").input(str(DEMO_COVAR)).run()
-    at.button(key="load_paths").click().run()
+
+def _check_loaded_and_compare(at: AppTest, expected: dict) -> None:
     _ok(at)
     cohort = at.session_state["genoapp_cohort"]["cohort"]
     assert cohort.genotypes.read_report.n_variants == 14079
@@ -68,3 +64,32 @@ def test_demo_from_vcf_gz_equals_the_bed(demo_vcf):
     assert got["variants"] == expected["variants"]
     np.testing.assert_array_equal(got["G"], expected["G"])
     np.testing.assert_allclose(got["X"], expected["X"], rtol=0, atol=1e-6)
+
+
+def test_demo_from_a_vcf_gz_path_equals_the_bed(demo_vcf, expected):
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.run()
+    _ok(at)
+    at.radio(key="data_source").set_value("Files on the server").run()
+    at.text_input(key="path_bed").input(str(demo_vcf)).run()
+    at.text_input(key="path_pheno").input(str(DEMO_PHENO)).run()
+    at.text_input(key="path_covar").input(str(DEMO_COVAR)).run()
+    at.button(key="load_paths").click().run()
+    _check_loaded_and_compare(at, expected)
+
+
+def test_demo_from_a_vcf_gz_upload_equals_the_bed(demo_vcf, expected):
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.run()
+    _ok(at)
+    at.radio(key="data_source").set_value("Upload files").run()
+    at.file_uploader(key="uploads").set_value([
+        ("demo.vcf.gz", demo_vcf.read_bytes(), "application/gzip"),
+        (DEMO_PHENO.name, DEMO_PHENO.read_bytes(), "text/tab-separated-values"),
+        (DEMO_COVAR.name, DEMO_COVAR.read_bytes(), "text/tab-separated-values"),
+    ]).run()
+    _ok(at)
+    at.selectbox(key="upload_pheno").set_value(DEMO_PHENO.name)
+    at.selectbox(key="upload_covar").set_value(DEMO_COVAR.name)
+    at.button(key="load_uploads").click().run()
+    _check_loaded_and_compare(at, expected)
