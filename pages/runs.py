@@ -1,10 +1,12 @@
 """Runs page: saved runs, their results without retraining, and predictions for new individuals."""
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import streamlit as st
 
-from genoapp.io.roots import ENV_VAR, describe_roots, resolve_plink_prefix
+from genoapp.io import open_genotypes
+from genoapp.io.roots import ENV_VAR, describe_roots, resolve_genotype_path
 from genoapp.plots.quantitative import (
     fold_scores_figure,
     importance_figure,
@@ -22,6 +24,7 @@ from genoapp.plots.training import (
 )
 from genoapp.report import run_report_html
 from genoapp.runs import (
+    MatchReport,
     default_runs_dir,
     incomplete_runs,
     list_runs,
@@ -31,7 +34,13 @@ from genoapp.runs import (
     remove_incomplete,
 )
 from genoapp.ui.errors import guard
-from genoapp.ui.widgets import download_csv, figure
+from genoapp.ui.widgets import (
+    GENOTYPE_INPUT_HELP,
+    download_csv,
+    figure,
+    genotype_read_options,
+    read_report_panel,
+)
 from genoapp.workflows.protocol import CLASSIFICATION_METRICS as METRICS
 from genoapp.workflows.protocol import REGRESSION_METRICS, comparison_table
 
@@ -186,9 +195,10 @@ if run.log:
 
 st.subheader("Predict new individuals")
 st.write("The saved model is applied after the run's own preprocessing: its variant list "
-         "(matched by variant ID, else chromosome and position; alleles aligned), mean imputation "
-         "and feature projection (or, for quantitative traits, the training fold's scaling), all "
-         "fitted on the run's training samples.")
+         "(located by chromosome, position and alleles, else by variant ID; swapped alleles and "
+         "strand flips aligned, so whichever allele the file counts, the model sees the run's A1), "
+         "mean imputation and feature projection (or, for quantitative traits, the training "
+         "fold's scaling), all fitted on the run's training samples.")
 models = run.models
 usable = [j for j in range(len(models)) if models.loc[j, "input"] in rec.get("preprocess", {})]
 if not usable:
@@ -204,31 +214,53 @@ def _model_label(j: int) -> str:
     return f"{m['name']} · {m['input']} · seed {m['seed']}"
 
 
+AMBIGUOUS = {"keep": "keep when the allele labels match (default)",
+             "drop": "drop: impute with the training means"}
+# outside the form, so that the reading options follow the typed path's format
+path = st.text_input("Genotypes of the new individuals: PLINK prefix/.bed, .vcf.gz, .bcf, .pgen or "
+                     ".bgen path", key="predict_path", help=GENOTYPE_INPUT_HELP,
+                     placeholder="data:study/new_samples (or .../new_samples.vcf.gz)")
+with guard("Reading the allowed data folders"):
+    st.caption(f"Only files inside these server folders can be read: {describe_roots()} (a "
+               "path may be written relative to one, e.g. `data:study/new_samples`). Ask "
+               f"the administrator to add a folder to `{ENV_VAR}`.")
 with st.form("predict_form"):
-    path = st.text_input("PLINK fileset of the new individuals (prefix or .bed path on the server)",
-                         key="predict_path")
-    with guard("Reading the allowed data folders"):
-        st.caption(f"Only files inside these server folders can be read: {describe_roots()} (a "
-                   "path may be written relative to one, e.g. `data:study/new_samples`). Ask "
-                   f"the administrator to add a folder to `{ENV_VAR}`.")
+    read_opts = genotype_read_options(path.strip(), key="predict_read")
     choice = st.selectbox("Model", usable, key="predict_model", format_func=_model_label)
+    ambiguous = st.radio("Strand-ambiguous SNPs (A/T, C/G)", list(AMBIGUOUS), key="predict_ambiguous",
+                         format_func=AMBIGUOUS.get, horizontal=True,
+                         help="Their strand cannot be told from the allele labels. Genotypes on the "
+                              "forward strand (VCF, .pgen, BGEN) match the training cohort's "
+                              "labels; drop them when the file may use another strand.")
     go = st.form_submit_button("Predict", type="primary", key="predict")
 if go:
-    with guard("Predicting"), st.spinner("Reading genotypes and projecting features"):
+    with guard("Predicting"), st.spinner("Reading genotypes (a VCF/BGEN is converted once, then "
+                                         "cached) and projecting features"):
         m = models.loc[choice]
-        prefix = resolve_plink_prefix(path.strip())  # confined to the data roots before opening
-        out, report = run.predict(prefix, key=m["key"], input=m["input"], seed=int(m["seed"]),
-                                  trait=m.get("trait"), repeat=int(m.get("repeat", 1)),
-                                  fold=int(m.get("fold", 1)))
-        st.session_state["genoapp_runs_prediction"] = (pick, out, report.as_dict())
+        geno_path = resolve_genotype_path(path.strip())  # confined to the data roots before opening
+        with open_genotypes(geno_path, options=read_opts) as geno:
+            out, report, table = run.predict(
+                geno, key=m["key"], input=m["input"], seed=int(m["seed"]), trait=m.get("trait"),
+                repeat=int(m.get("repeat", 1)), fold=int(m.get("fold", 1)), ambiguous=ambiguous,
+                variant_table=True)
+        st.session_state["genoapp_runs_prediction"] = (pick, out, report.as_dict(), table,
+                                                        geno.read_report)
 pred = st.session_state.get("genoapp_runs_prediction")
 if pred is not None and pred[0] == pick:
-    _, out, rep = pred
+    _, out, rep, table, read = pred
+    report = MatchReport.from_dict(rep)
     what = (f"{int(out['prediction'].sum()):,} predicted cases" if "prediction" in out
             else f"mean prediction {out['predicted'].mean():.3f}")
-    st.success(f"{len(out):,} individuals scored; {what}. "
-               f"Variants: {rep['n_matched']:,} of {rep['n_expected']:,} found by {rep['matched_by']} "
-               f"({rep['n_flipped']:,} with swapped alleles), {rep['n_missing']:,} absent and "
-               f"{rep['n_allele_mismatch']:,} with other alleles (imputed with training means).")
+    st.success(f"{len(out):,} individuals scored; {what}. Variants: {report.n_matched:,} of "
+               f"{report.n_expected:,} found by {report.matched_by}.")
+    read_report_panel(SimpleNamespace(read_report=read))  # counts of a VCF/BCF/.pgen/BGEN read
+    lines = "\n".join(f"- {line}" for line in report.lines())
+    if report.fraction_imputed > 0.05:
+        st.warning("More than 5 % of the genotypes were imputed with the training means: the "
+                   "scores are less reliable than the run's test results.\n" + lines)
+    else:
+        st.info("Harmonisation with the run's variants:\n" + lines)
     st.dataframe(out, hide_index=True, height=260)
     download_csv(out, "predictions.csv", key="runs_dl_pred")
+    download_csv(table, "harmonisation.csv", key="runs_dl_harm",
+                 label="Download what happened to each variant (harmonisation.csv)")

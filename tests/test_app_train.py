@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -117,6 +119,80 @@ def test_runs_page_reopens_the_run_and_predicts_new_individuals(trained_app):
     assert msg and msg[0].startswith("1,485 individuals scored")  # every demo sample
     found = re.search(r"Variants: ([\d,]+) of ([\d,]+) found by id", msg[0])
     assert found and found.group(1) == found.group(2)  # the run's whole QC'd variant list
+
+
+@pytest.fixture(scope="module")
+def demo_vcf(tmp_path_factory, plink2) -> Path:
+    """The demo cohort as a bgzipped VCF (plink2: REF = A2, ALT = A1, sample ID = IID), under a
+    data root (pytest's folder)."""
+    out = tmp_path_factory.mktemp("demo_vcf") / "demo"
+    subprocess.run([plink2, "--bfile", str(DEMO_BED), "--export", "vcf", "bgz", "id-paste=iid",
+                    "--threads", "1", "--out", str(out)], check=True, capture_output=True)
+    return out.with_suffix(".vcf.gz")
+
+
+def test_saved_run_scores_a_vcf_like_the_bed(trained_app, demo_vcf):
+    from genoapp.io import open_genotypes
+    from genoapp.io.formats import ReadOptions
+    from genoapp.runs import open_run
+
+    _, runs = trained_app
+    run = open_run(next(runs.iterdir()))
+    for key, inp in (("logreg", "Gene-PCA"), ("prs", "SNPs")):
+        ref, ref_rep = run.predict(DEMO_BED, key=key, input=inp, seed=0, device="cpu")
+        out, rep, table = run.predict(demo_vcf, key=key, input=inp, seed=0, device="cpu",
+                                      read_options=ReadOptions(), variant_table=True)
+        assert len(out) == 1485
+        assert out["FID"].tolist() == ref["FID"].tolist() and out["IID"].tolist() == ref["IID"].tolist()
+        np.testing.assert_allclose(out["case_score"], ref["case_score"], rtol=0, atol=1e-6)
+        assert out["prediction"].tolist() == ref["prediction"].tolist()
+        n = rep.n_expected
+        assert n == ref_rep.n_expected and rep.n_matched == n and rep.n_imputed_variants == 0
+        assert rep.n_missing == rep.n_allele_mismatch == rep.n_flipped == rep.n_strand_flipped == 0
+        assert rep.matched_by == "id" and rep.n_samples == 1485
+        assert rep.lines()[0] == f"{n:,} of {n:,} variants matched by chrom:pos:alleles."
+        assert len(table) == n and (table["new_index"] >= 0).all()
+        assert set(table["status"]) <= {"same", "ambiguous"}
+        assert (table["status"] == "ambiguous").sum() == rep.n_ambiguous
+    # an opened handle; strand-ambiguous SNPs dropped are imputed and counted
+    with open_genotypes(demo_vcf) as g:
+        out2, rep2, table2 = run.predict(g, key="logreg", input="Gene-PCA", seed=0, device="cpu",
+                                         ambiguous="drop", variant_table=True)
+    assert rep2.n_ambiguous > 0 and rep2.n_ambiguous_dropped == rep2.n_ambiguous
+    assert rep2.n_matched == rep2.n_expected - rep2.n_ambiguous
+    assert (table2["status"] == "ambiguous_dropped").sum() == rep2.n_ambiguous
+    assert any("strand-ambiguous" in line and "dropped" in line for line in rep2.lines())
+    assert out2["IID"].tolist() == out["IID"].tolist() and np.isfinite(out2["case_score"]).all()
+
+
+def test_runs_page_predicts_from_a_vcf_with_the_harmonisation_report(trained_app, demo_vcf):
+    at = AppTest.from_file(RUNS_PAGE, default_timeout=300)
+    at.run()
+    _ok(at)
+    at.text_input(key="predict_path").input(str(demo_vcf)).run()
+    _ok(at)
+    assert any(e.proto.label.startswith("Reading the VCF file") for e in at.expander)
+    models = at.selectbox(key="predict_model")
+    models.set_value(next(i for i, o in enumerate(models.options) if o.startswith("Logistic regression")))
+    assert at.radio(key="predict_ambiguous").value == "keep"
+    at.button(key="predict").click().run()
+    _ok(at)
+    msg = [s.value for s in at.success if "individuals scored" in s.value]
+    assert msg and msg[0].startswith("1,485 individuals scored")
+    found = re.search(r"Variants: ([\d,]+) of ([\d,]+) found by id", msg[0])
+    assert found and found.group(1) == found.group(2)
+    info = [i.value for i in at.info if "Harmonisation" in i.value]
+    assert info and f"{found.group(1)} of {found.group(2)} variants matched by chrom:pos:alleles" in info[0]
+    assert "missing calls of matched variants" in info[0]
+    assert not [w for w in at.warning if "imputed" in w.value]  # well under 5 % imputed
+    assert any(e.proto.label.startswith("Genotype file: VCF") for e in at.expander)
+    assert any("harmonisation.csv" in b.proto.label for b in at.get("download_button"))
+    # dropping the strand-ambiguous SNPs is said in the report
+    at.radio(key="predict_ambiguous").set_value("drop")
+    at.button(key="predict").click().run()
+    _ok(at)
+    reports = [m.value for m in (*at.info, *at.warning) if "strand-ambiguous" in m.value]
+    assert reports and "dropped" in reports[0]
 
 
 def test_stop_button_ends_training_and_keeps_the_best_model(tmp_path, monkeypatch):

@@ -152,6 +152,37 @@ def test_match_variants_by_position_when_ids_are_missing():
     assert rep.matched_by == "chrom:pos" and rep.n_missing == 1 and rep.n_flipped == 1
 
 
+def test_predict_reads_a_vcf_and_returns_the_harmonisation_table(trained, tmp_path, plink2):
+    import subprocess
+
+    from genoapp.errors import ConfigError
+    from genoapp.runs import VariantMatch, harmonise_variants  # exported beside Run
+
+    G, variants, split = trained["G"], trained["variants"], trained["split"]
+    run = open_run(trained["path"])
+    rows = split.test_idx[:15]
+    new_v = variants.copy()
+    swap = np.random.default_rng(3).random(len(new_v)) < 0.5  # the new file counts the other allele
+    new_v.loc[swap, ["A1", "A2"]] = new_v.loc[swap, ["A2", "A1"]].to_numpy()
+    new_G = G[rows].copy()
+    new_G[:, swap] = 2.0 - new_G[:, swap]
+    fam = pd.DataFrame({"FID": [f"n{i}" for i in range(len(rows))], "IID": [f"n{i}" for i in range(len(rows))]})
+    prefix = write_plink(tmp_path / "new", new_G, samples=fam, variants=new_v)
+    subprocess.run([plink2, "--bfile", str(prefix), "--export", "vcf", "bgz", "id-paste=iid",
+                    "--threads", "1", "--out", str(tmp_path / "new")], check=True, capture_output=True)
+    ref, _ = run.predict(prefix, key="logreg", input="Windows-PCA", seed=0, device="cpu")
+    out, rep, table = run.predict(tmp_path / "new.vcf.gz", key="logreg", input="Windows-PCA", seed=0,
+                                  device="cpu", variant_table=True)
+    assert out["IID"].tolist() == ref["IID"].tolist() == fam["IID"].tolist()
+    np.testing.assert_allclose(out["case_score"], ref["case_score"], rtol=0, atol=1e-6)
+    assert rep.n_matched == len(variants) and rep.n_flipped == int(swap.sum()) and rep.n_missing == 0
+    assert table["status"].tolist() == np.where(swap, "swapped", "same").tolist()
+    assert table["flip"].tolist() == swap.tolist() and (table["matched_by"] == "chrom:pos:alleles").all()
+    assert isinstance(harmonise_variants(variants, new_v), VariantMatch)
+    with pytest.raises(ConfigError, match="ambiguous"):
+        run.predict(prefix, key="logreg", input="Windows-PCA", seed=0, ambiguous="flip")
+
+
 def test_failed_save_leaves_no_run_and_bad_dirs_are_refused(trained, tmp_path, monkeypatch):
     import joblib
 

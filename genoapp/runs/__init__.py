@@ -7,8 +7,10 @@ share.
   input hashes, the tables, the analysis log and one :class:`FeatureProjector` per input;
   atomic and crash-safe.
 - :func:`list_runs`, :func:`open_run` reopen them without retraining; :meth:`Run.predict`
-  scores new individuals from a PLINK fileset with the saved QC variant list, imputation and
-  feature projection fitted on the run's training samples; :func:`incomplete_runs` and
+  scores new individuals from any genotype format (PLINK 1, VCF/BCF, .pgen, BGEN) with the
+  saved QC variant list (harmonised by :func:`harmonise_variants`: chrom:pos:alleles or ID,
+  swaps, strand flips, strand-ambiguous SNPs; reported in a :class:`MatchReport`), imputation
+  and feature projection fitted on the run's training samples; :func:`incomplete_runs` and
   :func:`remove_incomplete` deal with what killed runs left behind.
 - :func:`run_pipeline` runs a whole configuration (:class:`genoapp.workflows.config.RunConfig`)
   into a run directory (the CLI's ``run``); :func:`save_casecontrol` and
@@ -19,7 +21,14 @@ share.
 
 from genoapp.runs.bundle import load_bundle, make_bundle
 from genoapp.runs.pipeline import run_pipeline, save_casecontrol, save_quantitative
-from genoapp.runs.projection import FeatureProjector, MatchReport, align_genotypes, match_variants
+from genoapp.runs.projection import (
+    FeatureProjector,
+    MatchReport,
+    VariantMatch,
+    align_genotypes,
+    harmonise_variants,
+    match_variants,
+)
 from genoapp.runs.store import (
     RUN_FORMAT,
     Run,
@@ -39,10 +48,12 @@ __all__ = [
     "FeatureProjector",
     "MatchReport",
     "Run",
+    "VariantMatch",
     "align_genotypes",
     "array_sha256",
     "check_runs_dir",
     "default_runs_dir",
+    "harmonise_variants",
     "incomplete_runs",
     "list_runs",
     "load_bundle",

@@ -547,47 +547,93 @@ class Run:
         return p[sel].reset_index(drop=True)
 
     def predict(self, genotypes, *, key: str, input: str, seed=None, trait=None, repeat=None,
-                fold=None, device: str = "auto", sample_idx=None):
+                fold=None, device: str = "auto", sample_idx=None, read_options=None,
+                ambiguous: str = "keep", variant_table: bool = False):
         """Score new individuals with a saved model.
+
+        The new genotypes are harmonised to the run's QC'd variant list
+        (:func:`genoapp.runs.projection.harmonise_variants`: located by chrom:pos:alleles, else
+        by variant ID; A1/A2 swaps and strand flips aligned; strand-ambiguous A/T and C/G SNPs
+        kept or dropped), then imputed with the **training** means and projected exactly as in
+        training (:class:`genoapp.runs.projection.FeatureProjector`).
 
         Parameters
         ----------
         genotypes : str, path-like or genoapp.io.PlinkGenotypes
-            The new individuals' PLINK fileset (any variant order; matched to the run's QC'd
-            variant list by id or position, alleles aligned).
+            The new individuals' genotypes, in any variant order: a PLINK 1 prefix or ``.bed``
+            (the dosage counts A1, .bim column 5), or a ``.vcf``/``.vcf.gz``, ``.bcf``,
+            ``.pgen`` (+ ``.pvar``/``.psam``) or ``.bgen`` (+ ``.sample``) file, opened with
+            :func:`genoapp.io.open_genotypes` (converted once to a cached PLINK 1 copy whose
+            dosage counts the **ALT** allele, A1 = ALT), or an already opened handle. Whatever
+            allele the file counts, the model receives copies of the run's saved A1.
         key, input : str
             Which saved model (with ``seed``, ``trait``, ``repeat``, ``fold`` as needed).
         device : str, default "auto"
         sample_idx : array-like of int, optional
-            Rows of the .fam to predict (default all).
+            Rows of the sample table (.fam, .psam, VCF samples...) to predict (default all).
+        read_options : genoapp.io.formats.ReadOptions, optional
+            How to read a VCF/BCF, .pgen or BGEN path (sample IDs, GT or DS dosages,
+            multi-allelic records, FILTER/QUAL); ignored for PLINK 1 input and for a handle.
+        ambiguous : {"keep", "drop"}, default "keep"
+            Strand-ambiguous (A/T, C/G) SNPs found with the same allele labels: used at face
+            value, or set missing and imputed with the training means.
+        variant_table : bool, default False
+            Also return the per-variant harmonisation table.
 
         Returns
         -------
         predictions : pandas.DataFrame
-            ``FID``, ``IID`` and, case/control, ``case_score`` (probability of a case, or the
-            model's score) and ``prediction`` (1 = case, 0 = control); quantitative,
-            ``predicted`` (trait units).
+            ``FID``, ``IID`` (in the order of the file's samples) and, case/control,
+            ``case_score`` (probability of a case, or the model's score) and ``prediction``
+            (1 = case, 0 = control); quantitative, ``predicted`` (trait units).
         report : MatchReport
-            Variant matching counts.
+            The harmonisation report: variants used of the run's list and how they were
+            located (chrom:pos:alleles or ID), A1/A2 swaps, strand flips, strand-ambiguous SNPs
+            kept or dropped, variants absent or with other alleles, and the genotype entries
+            imputed with the training means (:meth:`MatchReport.lines` says it in sentences).
+        table : pandas.DataFrame
+            Only with ``variant_table=True``: the run's variants (``chrom``, ``id``, ``pos``,
+            ``A1``, ``A2``) with ``new_index`` (row in the new file, -1 if not used),
+            ``status`` (:data:`genoapp.runs.projection.STATUSES`), ``flip`` and ``matched_by``
+            (:meth:`VariantMatch.table`).
+
+        Raises
+        ------
+        ConfigError
+            ``ambiguous`` is not "keep" or "drop".
+        InputDataError
+            Unreadable genotypes, fewer than half of the run's variants found, or no
+            preprocessing saved for ``input``.
         """
+        from genoapp.errors import ConfigError
         from genoapp.io import PlinkGenotypes, open_genotypes
-        from genoapp.runs.projection import align_genotypes
+        from genoapp.runs.projection import AMBIGUOUS_POLICIES, align_genotypes, harmonise_variants
         from genoapp.workflows.protocol import case_scores
 
-        g = genotypes if isinstance(genotypes, PlinkGenotypes) else open_genotypes(genotypes)
+        if ambiguous not in AMBIGUOUS_POLICIES:  # before a long VCF/BGEN conversion
+            raise ConfigError(f"ambiguous must be one of {AMBIGUOUS_POLICIES}; got {ambiguous!r}.")
         proj = self.projector(input)
-        G, report = align_genotypes(g, proj.variants, sample_idx=sample_idx)
+        opened = not isinstance(genotypes, PlinkGenotypes)
+        g = open_genotypes(genotypes, options=read_options) if opened else genotypes
+        try:
+            G, report = align_genotypes(g, proj.variants, sample_idx=sample_idx,
+                                        ambiguous=ambiguous)
+            table = (harmonise_variants(proj.variants, g.variants, ambiguous=ambiguous)
+                     .table(proj.variants) if variant_table else None)
+            fam = g.samples if sample_idx is None else g.samples.iloc[np.asarray(sample_idx)]
+        finally:
+            if opened:
+                g.close()
         X = proj.transform(G)
         model = self.load_model(key, input, seed, trait=trait, repeat=repeat, fold=fold,
                                 device=device)
-        fam = g.samples if sample_idx is None else g.samples.iloc[np.asarray(sample_idx)]
         out = pd.DataFrame({"FID": fam["FID"].to_numpy(), "IID": fam["IID"].to_numpy()})
         if self.task == "classification":
             out["case_score"] = case_scores(model, X)
             out["prediction"] = np.asarray(model.predict(X)).astype(np.int64)
         else:
             out["predicted"] = np.asarray(model.predict(X), dtype=np.float64)
-        return out, report
+        return (out, report, table) if variant_table else (out, report)
 
 
 def _upgrade_v1(path: Path, rec: dict) -> pd.DataFrame:
