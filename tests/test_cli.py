@@ -178,3 +178,35 @@ def test_data_page_checks_and_qc_page_too_small_message(odd_fileset):
     at.button(key="run_qc").click().run()
     assert not at.exception
     assert at.error and at.error[0].value == f"Running QC: {_too_small_message(6, 6)}"
+
+
+def test_cli_genotypes_takes_any_format_with_its_reading_options(monkeypatch, capsys):
+    """--genotypes (alias --bed) and the VCF/BGEN reading options reach the run's data section."""
+    import genoapp.runs
+    from genoapp.__main__ import main
+
+    seen = {}
+
+    class _Result:
+        def table(self):
+            return pd.DataFrame({"model": ["x"]})
+
+    def fake_run_pipeline(cfg, *, runs_dir=None, data_overrides=None, **kw):
+        seen["overrides"] = data_overrides
+        return Path("run_dir"), _Result()
+
+    monkeypatch.setattr(genoapp.runs, "run_pipeline", fake_run_pipeline)
+    status = main(["run", "--preset", "teaching-demo", "--genotypes", "cohort.vcf.gz",
+                   "--pheno", "p.tsv", "--id-delimiter", "_", "--dosage", "DS",
+                   "--multiallelic", "split", "--keep-filtered", "--min-qual", "20",
+                   "--bgen-ref", "last", "--quiet"])
+    assert status == 0
+    o = seen["overrides"]
+    assert o["bed"] == "cohort.vcf.gz" and o["source"] == "files"
+    assert o["genotype_options"] == {"id_delimiter": "_", "dosage_field": "DS",
+                                     "multiallelic": "split", "filter_pass": False,
+                                     "min_qual": 20.0, "bgen_ref": "last"}
+    # the options are those of genoapp.io.ReadOptions
+    from genoapp.io import ReadOptions
+
+    ReadOptions(**o["genotype_options"])
