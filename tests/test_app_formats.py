@@ -15,6 +15,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from genoapp.demo import DEMO_BED, DEMO_COVAR, DEMO_PHENO
+from genoapp.ui import uploads
 from tests.test_app import APP, _build_features, _ok, _run_qc
 
 
@@ -92,4 +93,8 @@ def test_demo_from_a_vcf_gz_upload_equals_the_bed(demo_vcf, expected):
     at.selectbox(key="upload_pheno").set_value(DEMO_PHENO.name)
     at.selectbox(key="upload_covar").set_value(DEMO_COVAR.name)
     at.button(key="load_uploads").click().run()
-    _check_loaded_and_compare(at, expected)
+    try:
+        _check_loaded_and_compare(at, expected)
+    finally:  # the AppTest session never "ends" for the sweeper: remove its upload folder here
+        for folder in list(at.session_state["genoapp_upload_dirs"].values()):
+            uploads.drop(folder)

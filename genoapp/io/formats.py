@@ -972,7 +972,7 @@ def _plink2_subset_to_bed(exe: str, pgen: Path, opt: ReadOptions, rep: ReadRepor
         raise InputDataError(f"{pgen}: plink2 could not write the .bed "
                              f"({excerpt(res.stdout[-300:], max_chars=300)}); set GENOAPP_PLINK2=0 "
                              "to read the file without plink2.")
-    os.replace(got, out_prefix.with_suffix(".bed"))
+    got.rename(out_prefix.with_suffix(".bed"))  # inside the atomic temporary folder
     chrom = pvar["CHROM"].iloc[keep].map(_chrom).to_numpy()
     pos = pd.to_numeric(pvar["POS"].iloc[keep]).astype(np.int64).to_numpy()
     ref, alt, vid = (pvar[c].iloc[keep].to_numpy() for c in ("REF", "ALT", "ID"))
