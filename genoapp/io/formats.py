@@ -331,6 +331,33 @@ def _variants_table(rows: list[tuple]) -> pd.DataFrame:
     })
 
 
+class _BlockBuffer:
+    """Variants (rows of the .bim) and their dosages gathered into blocks of ``size`` variants."""
+
+    def __init__(self, n_samples: int, size: int):
+        self.block = np.empty((size, n_samples), dtype=np.float32)
+        self.rows: list[tuple] = []
+
+    def add(self, row: tuple, dosages: np.ndarray):
+        """Add one variant; returns a full block ``(variants, dosages (n, size))`` or None."""
+        self.block[len(self.rows)] = dosages
+        self.rows.append(row)
+        return self.flush() if len(self.rows) == len(self.block) else None
+
+    def flush(self):
+        """The variants gathered so far as a block, or None when there are none."""
+        if not self.rows:
+            return None
+        out = _variants_table(self.rows), self.block[: len(self.rows)].T.copy()
+        self.rows = []
+        return out
+
+
+def _text(value) -> str:
+    """cbgen fields come as bytes."""
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 def _chrom(c: str) -> str:
     c = str(c)
     return c[3:] if c.lower().startswith("chr") else c
@@ -389,9 +416,7 @@ def _vcf_blocks(path: Path, opt: ReadOptions, report: ReadReport, block_size: in
     report.dosage_source = "DS" if use_ds else "GT"
 
     def gen():
-        rows: list[tuple] = []
-        block = np.empty((block_size, n), dtype=np.float32)
-        k = 0
+        buf = _BlockBuffer(n, block_size)
         try:
             for rec in vcf:
                 report.n_records += 1
@@ -411,13 +436,10 @@ def _vcf_blocks(path: Path, opt: ReadOptions, report: ReadReport, block_size: in
                         continue
                     gt = rec.genotype.array()
                     for a, alt in enumerate(alts, start=1):
-                        block[k] = _allele_copies(gt, a)
-                        rows.append((chrom, _vid(vid, chrom, pos, ref, alt, True), pos, alt, ref))
                         report.n_split_records += 1
-                        k += 1
-                        if k == block_size:
-                            yield _variants_table(rows), block[:k].T.copy()
-                            rows, k = [], 0
+                        row = (chrom, _vid(vid, chrom, pos, ref, alt, True), pos, alt, ref)
+                        if (full := buf.add(row, _allele_copies(gt, a))) is not None:
+                            yield full
                     continue
                 alt = alts[0] if alts else "."
                 if not alts:
@@ -432,14 +454,11 @@ def _vcf_blocks(path: Path, opt: ReadOptions, report: ReadReport, block_size: in
                         d[(d < -1e30) | (d > 1e30)] = np.nan  # htslib missing sentinels
                 if d is None:
                     d = _allele_copies(rec.genotype.array(), 1)
-                block[k] = d
-                rows.append((chrom, _vid(vid, chrom, pos, ref, alt, False), pos, alt, ref))
-                k += 1
-                if k == block_size:
-                    yield _variants_table(rows), block[:k].T.copy()
-                    rows, k = [], 0
-            if k:
-                yield _variants_table(rows), block[:k].T.copy()
+                row = (chrom, _vid(vid, chrom, pos, ref, alt, False), pos, alt, ref)
+                if (full := buf.add(row, d)) is not None:
+                    yield full
+            if (last := buf.flush()) is not None:
+                yield last
         finally:
             vcf.close()
 
@@ -525,8 +544,7 @@ def _pvar_masks(pvar: pd.DataFrame, opt: ReadOptions, report: ReadReport):
     return filtered, low, multi
 
 
-def _pgen_blocks(path: Path, opt: ReadOptions, report: ReadReport, block_size: int, *,
-                 samples: pd.DataFrame | None = None):
+def _pgen_blocks(path: Path, opt: ReadOptions, report: ReadReport, block_size: int):
     try:
         import pgenlib
     except ImportError as exc:  # pragma: no cover
@@ -534,8 +552,7 @@ def _pgen_blocks(path: Path, opt: ReadOptions, report: ReadReport, block_size: i
     files = companion_paths(path)
     for key, what in (("pgen", ".pgen"), ("pvar", ".pvar"), ("psam", ".psam")):
         _check_exists(files[key], f"PLINK 2 {what} file")
-    if samples is None:
-        samples = _read_psam(files["psam"], opt)
+    samples = _read_psam(files["psam"], opt)
     pvar = _read_pvar(files["pvar"])
     n = len(samples)
     n_alleles = 1 + pvar["ALT"].str.count(",").to_numpy() + 1
@@ -705,7 +722,7 @@ def _bgen_blocks(path: Path, opt: ReadOptions, report: ReadReport, block_size: i
             sex = np.where(np.isin(s, (1, 2)), s, 0)
         samples = _samples_table(fids, iids, sex)
     elif bf.contain_samples:
-        ids = [s.decode() if isinstance(s, bytes) else str(s) for s in bf.read_samples()]
+        ids = [_text(s) for s in bf.read_samples()]
         fids, iids = _split_ids(ids, opt.id_delimiter, path)
         samples = _samples_table(fids, iids)
     else:
@@ -725,18 +742,14 @@ def _bgen_blocks(path: Path, opt: ReadOptions, report: ReadReport, block_size: i
             bf.create_metafile(os.fspath(tmp), verbose=False)
 
     def gen():
-        rows: list[tuple] = []
-        block = np.empty((block_size, n), dtype=np.float32)
-        k = 0
+        buf = _BlockBuffer(n, block_size)
         try:
             with bgen_metafile(os.fspath(metafile)) as mf:
                 for part in range(mf.npartitions):
                     var = mf.read_partition(part).variants
                     for j in range(len(var.offset)):
                         report.n_records += 1
-                        alleles = [a.decode() if isinstance(a, bytes) else str(a)
-                                   for a in var.allele_ids[j].split(b"," if isinstance(
-                                       var.allele_ids[j], bytes) else ",")]
+                        alleles = _text(var.allele_ids[j]).split(",")
                         if len(alleles) != 2:
                             report.n_multiallelic += int(len(alleles) > 2)
                             report.n_multiallelic_skipped += 1
@@ -752,21 +765,14 @@ def _bgen_blocks(path: Path, opt: ReadOptions, report: ReadReport, block_size: i
                             d = p[:, 1] + 2.0 * p[:, 2 * a]
                         d = d.astype(np.float32)
                         d[np.asarray(gt.missing, dtype=bool) | np.isnan(d)] = np.nan
-                        block[k] = d
-                        rsid = var.rsid[j].decode() if isinstance(var.rsid[j], bytes) else str(var.rsid[j])
-                        vid = var.id[j].decode() if isinstance(var.id[j], bytes) else str(var.id[j])
-                        chrom = _chrom(var.chromosome[j].decode() if isinstance(var.chromosome[j], bytes)
-                                       else var.chromosome[j])
-                        pos = int(var.position[j])
-                        name = rsid or vid
+                        chrom, pos = _chrom(_text(var.chromosome[j])), int(var.position[j])
+                        name = _text(var.rsid[j]) or _text(var.id[j])
                         ref, alt = alleles[1 - a], alleles[a]
-                        rows.append((chrom, _vid(name, chrom, pos, ref, alt, False), pos, alt, ref))
-                        k += 1
-                        if k == block_size:
-                            yield _variants_table(rows), block[:k].T.copy()
-                            rows, k = [], 0
-            if k:
-                yield _variants_table(rows), block[:k].T.copy()
+                        row = (chrom, _vid(name, chrom, pos, ref, alt, False), pos, alt, ref)
+                        if (full := buf.add(row, d)) is not None:
+                            yield full
+            if (last := buf.flush()) is not None:
+                yield last
         finally:
             bf.close()
 
