@@ -162,7 +162,10 @@ with guard("Checking the genome build"), st.expander("Genome build", expanded=Fa
                          help="The gene table chosen on the Features page must be on the same "
                               "build (the built-in one is GRCh37/hg19; load a GRCh38 GTF, BED, "
                               "PLINK glist or MAGMA gene.loc for hg38 data).")
-    build_warnings = check_build(cohort.variants, build=build)
+    if loaded.get("build_of") != (id(cohort), build):  # once per cohort and build, not per rerun
+        loaded["build_warnings"] = check_build(cohort.variants, build=build)
+        loaded["build_of"] = (id(cohort), build)
+    build_warnings = loaded["build_warnings"]
     for msg in build_warnings:
         st.warning(msg, icon=":material/warning:")
     if not build_warnings:
