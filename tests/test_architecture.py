@@ -14,7 +14,7 @@ PKG = REPO / "genoapp"
 #: lower layers only. ``train`` (the engine: device, loop, callbacks, splits) sits below
 #: ``models``, which train with it; see DESIGN.md §2 and the package docstring.
 LAYERS = [
-    ("base", ["genoapp", "genoapp.errors", "genoapp.logs", "genoapp.fileio"]),
+    ("base", ["genoapp", "genoapp.errors", "genoapp.logs", "genoapp.fileio", "genoapp.execution"]),
     ("io", ["genoapp.io", "genoapp.cohort", "genoapp.metrics", "genoapp.simulate"]),
     ("qc", ["genoapp.qc"]),
     ("features", ["genoapp.features"]),
