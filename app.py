@@ -45,4 +45,7 @@ with st.sidebar:
     st.caption("**Steps done:** " + (", ".join(done) if done else "none yet"))
     settings.sidebar()
 
-nav.run()
+from genoapp.execution import use_executor  # noqa: E402
+
+with use_executor(settings.executor()):  # pages' jobs run where the sidebar says
+    nav.run()

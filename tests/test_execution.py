@@ -6,8 +6,13 @@ import numpy as np
 import pytest
 
 from genoapp.errors import ConfigError
-from genoapp.execution import (ExecutionSetting, JobsStopped, current_executor, open_executor,
-                               use_executor)
+from genoapp.execution import (
+    ExecutionSetting,
+    JobsStopped,
+    current_executor,
+    open_executor,
+    use_executor,
+)
 
 
 def _square_plus(item, offset):

@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 import pandas as pd
 
+from genoapp.execution import current_executor, use_executor
 from genoapp.train import StopFlag
 
 __all__ = ["TrainingJob", "get_job", "start_job", "clear_job", "live_panel", "max_trainings"]
@@ -91,6 +92,9 @@ class TrainingJob:
         self._current: dict | None = None
         self._epochs: list[dict] = []
         self._message = ""
+        # the thread runs where the page that made the job runs (contextvars do not cross
+        # threads by themselves)
+        self._executor = current_executor()
         self._thread = threading.Thread(target=self._run, name=f"genoapp-{label}", daemon=True)
 
     # ------------------------------------------------------------------ thread side
@@ -123,7 +127,8 @@ class TrainingJob:
                 return
             self.status = "running"
             self._message = ""
-            self.result = self.target(self.on_event, self.stop_flag)
+            with use_executor(self._executor):
+                self.result = self.target(self.on_event, self.stop_flag)
             self.status = "stopped" if self.stop_flag.stop_requested else "done"
         except BaseException as exc:  # reported in the app, never raised into the thread runner
             self.error = exc
