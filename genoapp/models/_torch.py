@@ -521,6 +521,28 @@ class TorchEstimator(BaseEstimator):
         ConfigError
             Bad hyper-parameters or an unavailable device.
         """
+        return self._fit(X, y, X_val=X_val, y_val=y_val, callbacks=callbacks)
+
+    def _fit(self, X, y, *, X_val=None, y_val=None, callbacks=(), parallel=None):
+        """:meth:`fit`, optionally as one process of a data-parallel group.
+
+        Parameters
+        ----------
+        X, y, X_val, y_val, callbacks
+            As :meth:`fit`.
+        parallel : object, optional
+            Data parallelism (:mod:`genoapp.models.ddp`); None (default) trains in this process
+            only, exactly as :meth:`fit`. Inside the seeded block, after the module is built,
+            initialised, moved to the device and given its optimiser,
+            ``parallel.prepare(module, data, device)`` returns ``(net, data, hooks)``: the
+            module to train (e.g. its ``DistributedDataParallel`` wrapper, sharing the
+            parameters the optimiser holds), the data this process trains and validates on
+            (a :class:`FitData`, e.g. with its validation shard) and keyword arguments of
+            :func:`genoapp.train.train_module` that replace or add to the estimator's
+            (``sampler``, ``all_reduce``, the per-process ``batch_size``). After
+            training, ``parallel.finish(net, module)`` restores ``module`` as the estimator
+            keeps it (e.g. its own batch-norm layers back in place).
+        """
         self._check_params()
         if y is None:
             raise InputDataError(
@@ -538,17 +560,22 @@ class TorchEstimator(BaseEstimator):
             self._init_module(module)
             module.to(device)
             optimizer, scheduler = self._optimizer(module)
-            res = train_module(
-                module, torch.from_numpy(data.X), torch.from_numpy(data.y),
+            net, local, hooks = (module, data, {}) if parallel is None else \
+                parallel.prepare(module, data, device)
+            kwargs = dict(
                 loss_fn=self._loss_fn(), optimizer=optimizer, scheduler=scheduler,
                 epochs=int(getattr(self, self._epochs_param)), batch_size=int(self.batch_size),
                 device=device,
-                X_val=torch.from_numpy(data.X_val) if has_val else None,
-                y_val=torch.from_numpy(data.y_val) if has_val else None,
+                X_val=torch.from_numpy(local.X_val) if has_val else None,
+                y_val=torch.from_numpy(local.y_val) if has_val else None,
                 callbacks=callbacks, forward=self._train_forward(amp),
                 count_correct=self._count_correct, monitor=self._monitor,
                 random_state=int(self.random_state),
             )
+            res = train_module(net, torch.from_numpy(local.X), torch.from_numpy(local.y),
+                               **{**kwargs, **hooks})
+            if parallel is not None:
+                parallel.finish(net, module)
         module.eval()
         setattr(self, self._module_attr, module)
         self.history_ = res.history

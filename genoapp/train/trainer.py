@@ -59,9 +59,20 @@ def _default_forward(module: torch.nn.Module, xb: torch.Tensor):
     return module(xb)
 
 
+def _summed(values: list, all_reduce: Callable | None, device) -> list[float]:
+    """Scalar sums (0-d tensors or numbers) as floats, summed over the processes when
+    ``all_reduce`` is given (one float64 tensor holds them all: one collective call)."""
+    if all_reduce is None:
+        return [float(v.item() if isinstance(v, torch.Tensor) else v) for v in values]
+    t = torch.stack([torch.as_tensor(v, dtype=torch.float64, device=device).reshape(())
+                     for v in values])
+    out = all_reduce(t)
+    return [float(v) for v in (t if out is None else out).tolist()]
+
+
 @torch.no_grad()
 def evaluate_module(module, X, y, *, loss_fn, device, batch_size: int = 512, forward=None,
-                    count_correct=None) -> dict:
+                    count_correct=None, all_reduce: Callable | None = None) -> dict:
     """Mean loss (and accuracy) of a module on a data set, in eval mode without gradients.
 
     Parameters
@@ -79,6 +90,11 @@ def evaluate_module(module, X, y, *, loss_fn, device, batch_size: int = 512, for
         Default ``module(xb)``.
     count_correct : callable (output, yb) -> tensor, optional
         Number of correct predictions in a batch; adds ``accuracy``.
+    all_reduce : callable (tensor) -> tensor or None, optional
+        Data-parallel evaluation: each process passes its own shard of the data, and this
+        function sums a float64 tensor over the processes (in place, e.g.
+        ``torch.distributed.all_reduce``, or returning the sum). The summed loss, correct count
+        and sample count then give the same mean on every process. Every process must call it.
 
     Returns
     -------
@@ -104,9 +120,10 @@ def evaluate_module(module, X, y, *, loss_fn, device, batch_size: int = 512, for
                 total_correct += count_correct(out, yb).double()
     finally:
         module.train(was_training)
-    res = {"loss": float(total_loss.item() / max(n, 1))}
+    total_loss, total_correct, n = _summed([total_loss, total_correct, n], all_reduce, device)
+    res = {"loss": total_loss / max(n, 1)}
     if count_correct is not None:
-        res["accuracy"] = float(total_correct.item() / max(n, 1))
+        res["accuracy"] = total_correct / max(n, 1)
     return res
 
 
@@ -129,6 +146,8 @@ def train_module(
     monitor: str | None = "val_accuracy",
     random_state: int = 0,
     eval_batch_size: int = 512,
+    sampler=None,
+    all_reduce: Callable | None = None,
 ) -> TrainResult:
     """Train ``module`` with shuffled mini-batches and callbacks.
 
@@ -170,6 +189,25 @@ def train_module(
         here, though dropout draws from the global torch RNG).
     eval_batch_size : int, default 512
         Batch size for validation.
+    sampler : iterable of int, optional
+        The sample order of every epoch instead of the default shuffle (a
+        ``torch.randperm`` from the private generator): the indices into ``X`` that this
+        process trains on, in batch order, e.g. a
+        ``torch.utils.data.distributed.DistributedSampler`` (this process's shard). When it has
+        ``set_epoch``, ``sampler.set_epoch(epoch - 1)`` is called before each epoch (0-based, as
+        in PyTorch). ``random_state`` is then unused. Every epoch must yield the same number of
+        indices. ``train_loss`` / ``train_accuracy`` are means over the indices drawn (a
+        padded ``DistributedSampler`` counts its repeated samples).
+    all_reduce : callable (tensor) -> tensor or None, optional
+        Data-parallel training (:mod:`genoapp.models.ddp`): a function summing a float64
+        tensor over all processes (in place, like ``torch.distributed.all_reduce``, or
+        returning the sum). With it, the epoch's loss and accuracy sums, the validation sums
+        (each process passes its own validation shard) and every ``should_stop`` check are
+        combined over the processes, so every process logs the same values, selects the same
+        best epoch and stops at the same batch (a stop on any process stops all). The module
+        is then the ``DistributedDataParallel`` wrapper, which averages the gradients. Every
+        process must call ``train_module`` with the same number of batches per epoch. Without
+        it (default) nothing is communicated.
 
     Returns
     -------
@@ -210,7 +248,7 @@ def train_module(
         X, y = X.to(device), y.to(device)
     callbacks = list(callbacks)
     n = int(X.shape[0])
-    n_batches = -(-n // int(batch_size))
+    n_batches = -(-(n if sampler is None else len(sampler)) // int(batch_size))
     gen = torch.Generator().manual_seed(int(random_state))
 
     info = {
@@ -221,13 +259,18 @@ def train_module(
         "batch_size": int(batch_size),
         "n_batches": n_batches,
         "device": str(device),
-        "model": type(module).__name__,
+        "model": type(getattr(module, "module", module)
+                      if isinstance(module, torch.nn.parallel.DistributedDataParallel)
+                      else module).__name__,
     }
     for cb in callbacks:
         cb.on_train_begin(info)
 
     def stop_requested() -> bool:
-        return any(cb.should_stop() for cb in callbacks)
+        stop = any(cb.should_stop() for cb in callbacks)
+        if all_reduce is not None:  # a stop on any process stops them all at the same batch
+            stop = _summed([float(stop)], all_reduce, device)[0] > 0
+        return stop
 
     result = TrainResult()
     best_value = None
@@ -238,7 +281,13 @@ def train_module(
     for epoch in range(1, int(epochs) + 1):
         t_epoch = time.perf_counter()
         lr = float(optimizer.param_groups[0]["lr"])
-        perm = torch.randperm(n, generator=gen).to(X.device)
+        if sampler is None:
+            perm = torch.randperm(n, generator=gen).to(X.device)
+        else:
+            if hasattr(sampler, "set_epoch"):
+                sampler.set_epoch(epoch - 1)
+            perm = torch.as_tensor(list(sampler), dtype=torch.int64).to(X.device)
+        n_seen = int(perm.numel())
         run_loss = torch.zeros((), device=device, dtype=torch.float64)
         run_correct = torch.zeros((), device=device, dtype=torch.float64)
         completed = True
@@ -262,13 +311,16 @@ def train_module(
         if not completed:
             stop = True
             break
-        logs = {"epoch": epoch, "train_loss": float(run_loss.item() / n)}
+        # sums over all processes with all_reduce; plain floats either way
+        sum_loss, sum_correct, n_seen = _summed([run_loss, run_correct, n_seen], all_reduce,
+                                                device)
+        logs = {"epoch": epoch, "train_loss": sum_loss / n_seen}
         if count_correct is not None:
-            logs["train_accuracy"] = float(run_correct.item() / n)
+            logs["train_accuracy"] = sum_correct / n_seen
         if has_val:
             ev = evaluate_module(module, X_val, y_val, loss_fn=loss_fn, device=device,
                                  batch_size=eval_batch_size, forward=forward,
-                                 count_correct=count_correct)
+                                 count_correct=count_correct, all_reduce=all_reduce)
             logs["val_loss"] = ev["loss"]
             if count_correct is not None:
                 logs["val_accuracy"] = ev["accuracy"]
