@@ -9,6 +9,17 @@ run       Run an analysis (case/control or quantitative traits) from a configura
 config    Print a preset configuration as JSON, or the configuration recorded in a run.
 report    Write the self-contained HTML report of a run directory.
 bundle    Zip a run directory (with its report) for sharing; ``--load`` unpacks one.
+train-ddp Train DiseaseCapsule (``--model capsule``) or the MLP (``--model mlp``) on a feature
+          matrix (.npz with X, y 0 = control / 1 = case, optional X_val, y_val; or a Zarr
+          store) and write the model file; data-parallel (DistributedDataParallel) when started
+          with ``torchrun --standalone --nproc_per_node N -m genoapp train-ddp ...``, in one
+          process otherwise (:mod:`genoapp.models.ddp`).
+
+``run --cluster`` says where the embarrassingly parallel jobs (outer folds × seeds × models,
+permutation nulls...) run: ``in-process`` (default), ``local:N`` (a Dask ``LocalCluster`` of N
+worker processes, started for the run and closed after it) or the address of a running Dask
+scheduler (``tcp://host:8786``); results do not depend on it. The progress header shows the
+setting, the number of workers and the Dask dashboard link; the run record stores them.
 
 Before ``run`` starts on files, warnings about them (impossible base-pair positions, variant
 IDs used more than once, trait columns without any value) are printed on stderr, as on the
@@ -44,6 +55,15 @@ class _Printer:
     def _say(self, text: str) -> None:
         if not self.quiet:
             print(f"{time.perf_counter() - self.t0:7.1f} s  {text}", file=sys.stderr, flush=True)
+
+    def header(self, executor) -> None:
+        """Where the jobs run: the ``--cluster`` setting, its workers and dashboard link."""
+        d = executor.describe()
+        if not executor.distributed:
+            self._say(f"{'Cluster':<9}{d['cluster']} (jobs run in this process)")
+            return
+        self._say(f"{'Cluster':<9}{d['cluster']}: {d['n_workers']} Dask worker(s)"
+                  + (f", dashboard {d['dashboard']}" if d.get("dashboard") else ""))
 
     def step(self, step: str, fraction: float, message: str) -> None:
         key = (step, round(fraction, 1))
@@ -132,6 +152,7 @@ def _data_check_warnings(data: dict) -> list[str]:
 
 
 def _cmd_run(args) -> int:
+    from genoapp.execution import ExecutionSetting, use_executor
     from genoapp.report import run_report_html
     from genoapp.runs import open_run, run_pipeline
     from genoapp.workflows.config import RunConfig, read_run_config
@@ -151,11 +172,21 @@ def _cmd_run(args) -> int:
         overrides["genotype_options"] = {**(cfg.data.get("genotype_options") or {}), **read}
     if overrides.keys() - {"genotype_options"}:
         overrides["source"] = "files"
+    if args.covariates is not None:  # covariates as model inputs (the Train page's choice)
+        cfg.train = {**(cfg.train or {}), "covariates": [c.strip() for c in
+                                                         args.covariates.split(",") if c.strip()]}
+    if args.covariate_pcs is not None:
+        cfg.train = {**(cfg.train or {}), "covariate_pcs": int(args.covariate_pcs)}
     for warning in _data_check_warnings({**cfg.data, **overrides}):  # before any work starts
         print(f"warning: {warning}", file=sys.stderr, flush=True)
+    if args.cluster is not None:
+        cfg.execution = str(ExecutionSetting.parse(args.cluster))
     printer = _Printer(args.quiet)
-    run_dir, result = run_pipeline(cfg, runs_dir=args.runs_dir, data_overrides=overrides or None,
-                                   on_event=printer.event, progress=printer.step)
+    with use_executor(cfg.execution) as ex:  # a local cluster is closed after the run
+        printer.header(ex)
+        run_dir, result = run_pipeline(cfg, runs_dir=args.runs_dir,
+                                       data_overrides=overrides or None, on_event=printer.event,
+                                       progress=printer.step)
     print(result.table().to_string(index=False))
     print(f"run directory: {run_dir}")
     if args.report:
@@ -208,6 +239,23 @@ def _cmd_bundle(args) -> int:
     return 0
 
 
+def _cmd_train_ddp(args) -> int:
+    from genoapp.models.ddp import distributed_env, fit_ddp, make_estimator, read_feature_arrays
+
+    data = read_feature_arrays(args.features)
+    est = make_estimator(args.model, args.params, random_state=args.seed)
+    env = distributed_env()
+    if env is None and not args.quiet:
+        print("train-ddp: not started by torchrun (RANK/WORLD_SIZE unset): training in one "
+              "process. For data-parallel training run: torchrun --standalone "
+              "--nproc_per_node N -m genoapp train-ddp ...", file=sys.stderr, flush=True)
+    fit_ddp(est, data["X"], data["y"], X_val=data["X_val"], y_val=data["y_val"],
+            out=args.out, verbose=not args.quiet)
+    if env is None or env[0] == 0:
+        print(f"model: {args.out}")
+    return 0
+
+
 def main(argv=None) -> int:
     """Entry point of ``python -m genoapp``; returns the exit status."""
     from genoapp.workflows.presets import RUN_CONFIGS
@@ -238,6 +286,16 @@ def main(argv=None) -> int:
     r.add_argument("--covar", help="covariate table (replaces the configuration's)")
     r.add_argument("--pedigree", help="pedigree file (quantitative runs; replaces the configuration's)")
     r.add_argument("--grm", help="GCTA GRM prefix (quantitative runs; replaces the configuration's)")
+    r.add_argument("--covariates", metavar="COL[,COL...]",
+                   help="sample-table columns appended to every model input (coded on the "
+                        "training samples; samples lacking a value are left out); '' = none")
+    r.add_argument("--covariate-pcs", type=int, metavar="K",
+                   help="also append K PCs of the genotypes (case/control: a PCA of the "
+                        "training samples, projected onto the others)")
+    r.add_argument("--cluster", metavar="SETTING",
+                   help="where the jobs run: 'in-process' (default), 'local:N' (a Dask cluster "
+                        "of N worker processes) or a Dask scheduler address 'tcp://host:8786' "
+                        "(replaces the configuration's 'execution')")
     r.add_argument("--report", help="also write the HTML report to this file")
     r.add_argument("--quiet", action="store_true", help="no progress lines")
     r.set_defaults(func=_cmd_run)
@@ -259,6 +317,20 @@ def main(argv=None) -> int:
     b.add_argument("--load", action="store_true", help="unpack a bundle into the runs folder")
     b.add_argument("--runs-dir", help="runs folder for --load")
     b.set_defaults(func=_cmd_bundle)
+
+    t = sub.add_parser("train-ddp", help="train DiseaseCapsule or the MLP on a feature matrix, "
+                                         "data-parallel under torchrun")
+    t.add_argument("--features", required=True,
+                   help=".npz (or Zarr store) with X (n, F), y (n,) 0 = control / 1 = case, "
+                        "optional X_val, y_val")
+    t.add_argument("--model", choices=["capsule", "mlp"], default="capsule")
+    t.add_argument("--params", default="{}",
+                   help="hyper-parameters as a JSON object, e.g. '{\"epochs\": 10, \"batch_size\": "
+                        "64}'; batch_size is the global batch (a multiple of the processes)")
+    t.add_argument("--out", required=True, help="model file to write (process 0, atomically)")
+    t.add_argument("--seed", type=int, help="random_state (replaces the one in --params)")
+    t.add_argument("--quiet", action="store_true", help="no progress lines")
+    t.set_defaults(func=_cmd_train_ddp)
 
     args = ap.parse_args(argv)
     from genoapp.errors import GenoappError

@@ -127,6 +127,8 @@ with st.expander("Data: genotypes, traits, pedigree or relationship matrix",
                             key="q_path_bed", help=GENOTYPE_INPUT_HELP)
         q_read_opts = genotype_read_options(bed.strip(), key="q_path_read")
         pheno = st.text_input("Phenotype table (FID IID trait ...)", key="q_path_pheno")
+        covar = st.text_input("Covariate table (optional: FID IID sex litter ...)",
+                              key="q_path_covar")
         rel_kind = st.radio("Relationships", ["none", "pedigree", "GRM"], horizontal=True,
                             key="q_rel_kind",
                             format_func=lambda v: {"none": "none (markers only)",
@@ -139,17 +141,21 @@ with st.expander("Data: genotypes, traits, pedigree or relationship matrix",
                 # confine every path to the data roots before anything is opened
                 bed_path = resolve_genotype_path(bed.strip())
                 pheno_path = resolve_data_path(pheno.strip(), what="phenotype table")
+                covar_path = (resolve_data_path(covar.strip(), what="covariate table")
+                              if covar.strip() else None)
                 rel_text = rel_path.strip() if rel_kind != "none" and rel_path else ""
                 ped_path = (resolve_data_path(rel_text, what="pedigree file")
                             if rel_kind == "pedigree" and rel_text else None)
                 grm_path = resolve_grm_prefix(rel_text) if rel_kind == "GRM" and rel_text else None
                 data = load_quantitative_data(
-                    bed_path, phenotypes=pheno_path, pedigree=ped_path, grm=grm_path,
+                    bed_path, phenotypes=pheno_path, covariates=covar_path, pedigree=ped_path,
+                    grm=grm_path,
                     relationship_scope=scope, pedigree_options=ped_opts, name=bed_path.name,
                     read_options=q_read_opts)
                 # run records carry root-relative paths ("root:relative/path"), not server paths
                 _store_data(data, "path", {
                     "bed": relative_to_root(bed_path), "phenotypes": relative_to_root(pheno_path),
+                    "covariates": relative_to_root(covar_path) if covar_path else None,
                     "pedigree": relative_to_root(ped_path) if ped_path else None,
                     "grm": relative_to_root(grm_path) if grm_path else None,
                     "relationship_scope": scope, "pedigree_options": ped_opts,
@@ -165,6 +171,8 @@ with st.expander("Data: genotypes, traits, pedigree or relationship matrix",
         q_up_opts = genotype_read_options(names, key="q_upload_read")
         pheno_name = st.selectbox("Phenotype table", ["(choose)"] + others, key="q_up_pheno")
         ped_name = st.selectbox("Pedigree file (optional)", ["(none)"] + others, key="q_up_ped")
+        covar_name = st.selectbox("Covariate table (optional)", ["(none)"] + others,
+                                  key="q_up_covar")
         if st.button("Load uploaded files", key="q_load_uploads", disabled=not files):
             with guard("Loading the uploaded files"):
                 tmp = save_uploads(files, "quantitative")
@@ -180,6 +188,7 @@ with st.expander("Data: genotypes, traits, pedigree or relationship matrix",
                     geno = open_genotypes(beds[0], options=q_up_opts, cache_dir=tmp / ".converted")
                     data = load_quantitative_data(
                         geno, phenotypes=tmp / pheno_name,
+                        covariates=tmp / covar_name if covar_name != "(none)" else None,
                         pedigree=tmp / ped_name if ped_name != "(none)" else None,
                         grm=grms[0] if grms and ped_name == "(none)" else None,
                         relationship_scope=scope, pedigree_options=ped_opts,
@@ -259,6 +268,21 @@ input_sets = st.multiselect(
     default=list(APP_DEFAULT_INPUTS) if data.relationship is not None else sets_avail,
     help="Add 'markers' to compare markers alone with markers + loadings (paper Tables 1-4); "
          "each input set adds one full cross-validation.")
+v1, v2 = st.columns([3, 1])
+q_covariates = v1.multiselect(
+    "Covariates as model inputs",
+    [c for c in data.samples.columns if c not in ("sample_index", "FID", "IID", *traits)],
+    key="q_covariates",
+    help="Appended to every input set (sex, litter, batch... from the covariate table, or "
+         "another trait). Numeric columns enter as they are, categorical ones one-hot against "
+         "their most frequent level (levels fixed on the samples with a trait: covariate values "
+         "only, no trait value); every column is standardised inside each training fold with "
+         "the markers. Samples lacking a value are dropped from every fold (the count is shown "
+         "with the results). A saved run then needs these columns to predict new individuals.")
+q_pcs = v2.number_input(
+    "PCs as inputs", 0, 20, 0, key="q_covariate_pcs",
+    help="Principal components of the markers (a PCA of the samples used, label-free like "
+         "the pedigree loadings), appended like the covariates.")
 base = protocol_config(preset, "regression")
 grv = model_params(preset, "grvsnn")
 with st.expander("Protocol and model options"):
@@ -356,7 +380,9 @@ if run_clicked:
                             traits=list(traits),
                             inputs={"sets": list(input_sets), "n_components": n_components or "elbow"},
                             train={"models": [specs[m].key for m in models], "preset": preset,
-                                   "protocol": config.to_dict(), "overrides": overrides})
+                                   "protocol": config.to_dict(), "overrides": overrides,
+                                   "covariates": list(q_covariates),
+                                   "covariate_pcs": int(q_pcs)})
         dev_text = device_description(resolve_device(device))
 
         def target(on_event, stop):
@@ -364,6 +390,7 @@ if run_clicked:
                 result = run_quantitative(
                     data, traits=traits, models=models, input_sets=input_sets, preset=preset,
                     config=config, n_components=n_components or "elbow", overrides=overrides,
+                    covariates=tuple(q_covariates), covariate_pcs=int(q_pcs),
                     on_event=on_event, stop=stop)
             out = {"result": result, "run_dir": None, "log": log, "config": run_cfg,
                    "device": dev_text}
@@ -417,6 +444,10 @@ if run.stopped:
     st.warning("Partial results: the run was stopped before every fold was fitted.")
 for note in run.notes:
     st.caption(note)
+if run.covariates is not None and len(run.covariates.dropped):
+    download_csv(run.covariates.dropped, "covariate_missing_samples.csv", key="q_dl_cov_dropped",
+                 label=f"Download the {len(run.covariates.dropped):,} samples without a covariate "
+                       "value (left out)")
 cfg = run.config
 m_used = run.info.get("n_components")
 expected = st.session_state.get("genoapp_quant_estimate")

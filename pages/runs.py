@@ -6,7 +6,7 @@ from types import SimpleNamespace
 import streamlit as st
 
 from genoapp.io import open_genotypes
-from genoapp.io.roots import ENV_VAR, describe_roots, resolve_genotype_path
+from genoapp.io.roots import ENV_VAR, describe_roots, resolve_data_path, resolve_genotype_path
 from genoapp.plots.quantitative import (
     fold_scores_figure,
     importance_figure,
@@ -227,6 +227,11 @@ with guard("Reading the allowed data folders"):
 with st.form("predict_form"):
     read_opts = genotype_read_options(path.strip(), key="predict_read")
     choice = st.selectbox("Model", usable, key="predict_model", format_func=_model_label)
+    cov_names = run.covariate_names()
+    covar_path = st.text_input(
+        f"Covariate table of the new individuals (FID, IID, {', '.join(cov_names)})",
+        key="predict_covar", help="This run's models were trained with these covariates as "
+        "inputs; they are coded as on the run's training samples.") if cov_names else ""
     ambiguous = st.radio("Strand-ambiguous SNPs (A/T, C/G)", list(AMBIGUOUS), key="predict_ambiguous",
                          format_func=AMBIGUOUS.get, horizontal=True,
                          help="Their strand cannot be told from the allele labels. Genotypes on the "
@@ -238,11 +243,13 @@ if go:
                                          "cached) and projecting features"):
         m = models.loc[choice]
         geno_path = resolve_genotype_path(path.strip())  # confined to the data roots before opening
+        covar_file = (resolve_data_path(covar_path.strip(), what="covariate table")
+                      if covar_path.strip() else None)
         with open_genotypes(geno_path, options=read_opts) as geno:
             out, report, table = run.predict(
                 geno, key=m["key"], input=m["input"], seed=int(m["seed"]), trait=m.get("trait"),
                 repeat=int(m.get("repeat", 1)), fold=int(m.get("fold", 1)), ambiguous=ambiguous,
-                variant_table=True)
+                variant_table=True, covariates=covar_file)
         st.session_state["genoapp_runs_prediction"] = (pick, out, report.as_dict(), table,
                                                         geno.read_report)
 pred = st.session_state.get("genoapp_runs_prediction")

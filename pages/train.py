@@ -141,6 +141,23 @@ with st.form("train_form"):
     compare_all = st.checkbox(
         "Also train every model on All-PCA features (one PCA over all SNPs, fitted on training samples)",
         key="compare_all_pca")
+    wf_samples = qc["result"].samples
+    phen = (state.get("selection") or {}).get("phenotype")
+    v1, v2 = st.columns([3, 1])
+    cov_cols = v1.multiselect(
+        "Covariates as model inputs",
+        [c for c in wf_samples.columns if c not in ("sample_index", "FID", "IID", phen)],
+        key="train_covariates",
+        help="Appended to every feature input (not to the PRS models' SNPs). Coded on the "
+             "training samples only: numeric columns as they are, categorical ones one-hot "
+             "against their most frequent level among the training samples; each column is "
+             "standardised with training means and SDs. Samples lacking a value are dropped "
+             "from training and test (the count is shown with the results, the IDs can be "
+             "downloaded). A saved run then needs these columns to predict new individuals.")
+    cov_pcs = v2.number_input(
+        "PCs as inputs", 0, 20, 0, key="train_covariate_pcs",
+        help="Principal components of a PCA of the training samples' QC'd genotypes, "
+             "projected onto the test samples (leakage-safe), appended like the covariates.")
     p0, p1, p2, p3, p4, p5 = st.columns(6)
     epochs = p0.number_input("Epochs", 1, 500, key="epochs",
                              help="DiseaseCapsule epochs (authors: 30; quick preset: at most 30, stopped early when the validation fold stops improving).")
@@ -241,7 +258,8 @@ if submitted:
             run_cfg = state.run_config(label=label)
             run_cfg.train = {"models": list(models), "preset": preset, "protocol": config.to_dict(),
                              "overrides": plain, "all_pca": want_all, "association": association,
-                             "all_pca_config": None if all_cfg is None else dataclasses.asdict(all_cfg)}
+                             "all_pca_config": None if all_cfg is None else dataclasses.asdict(all_cfg),
+                             "covariates": list(cov_cols), "covariate_pcs": int(cov_pcs)}
             params = {"models": list(models), "preset": preset, "config": config.to_dict(),
                       "overrides": plain}
             phenotype = (state.get("selection") or {}).get("phenotype", "phenotype")
@@ -254,7 +272,9 @@ if submitted:
                         inputs["All-PCA"] = build_features(G, variants, split, config=all_cfg)
                     result = compare_models(inputs, split, snps=G, models=models, preset=preset,
                                             config=config, overrides=overrides, phenotype=phenotype,
-                                            association=association, on_event=on_event, stop=stop)
+                                            association=association, covariates=tuple(cov_cols),
+                                            covariate_pcs=int(cov_pcs), samples=wf.samples,
+                                            on_event=on_event, stop=stop)
                 out = {"result": result, "inputs": inputs, "run_dir": None, "log": log,
                        "save": (inputs, run_cfg, runs_dir, device_description(dev))}
                 if save and len(result.metrics):
@@ -326,6 +346,12 @@ for warn in proto.warnings():  # plain words when a model did not learn
     st.warning(warn, icon=":material/warning:")
 for note in proto.notes:
     st.info(note)
+if proto.covariates is not None and len(proto.covariates.dropped):
+    with st.expander(f"{len(proto.covariates.dropped):,} samples without a covariate value "
+                     "(left out of training and test)"):
+        st.dataframe(proto.covariates.dropped.head(1000), hide_index=True)
+        download_csv(proto.covariates.dropped, "covariate_missing_samples.csv",
+                     key="dl_train_covar_dropped")
 st.markdown("**How sure** (95 % bootstrap intervals over the test samples; one-sided tests "
             "against chance)")
 st.dataframe(certainty_table(summary), hide_index=True)

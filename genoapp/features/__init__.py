@@ -17,7 +17,8 @@ or All-PCA fitted on the training rows of a split, :class:`FeatureSet`), or step
     A = AllPCA(n_components=500).fit(Xi[train]).transform(Xi)   # one PCA of all SNPs
 
 Covariates (:func:`covariate_design`): numeric columns as they are, categorical columns one-hot
-against their most frequent level, levels fixed on the training rows.
+against their most frequent level, levels fixed on the training rows; as model inputs
+(:func:`fit_covariate_inputs`), with training-sample PCs and training standardisation.
 """
 
 from genoapp.features.allpca import AllPCA
@@ -37,7 +38,14 @@ from genoapp.features.build import (
     default_all_pca_components,
     feature_input_name,
 )
-from genoapp.features.covariates import CovariateColumn, CovariateDesign, covariate_design
+from genoapp.features.covariates import (
+    COVARIATE_GROUP,
+    CovariateColumn,
+    CovariateDesign,
+    CovariateInputs,
+    covariate_design,
+    fit_covariate_inputs,
+)
 from genoapp.features.genepca import (
     GenePCA,
     GenePCAResult,
@@ -50,8 +58,10 @@ from genoapp.features.impute import MeanImputer
 __all__ = [
     "ANNOTATION_COLUMNS",
     "AllPCA",
+    "COVARIATE_GROUP",
     "CovariateColumn",
     "CovariateDesign",
+    "CovariateInputs",
     "FeatureConfig",
     "FeatureSet",
     "build_features",
@@ -64,6 +74,7 @@ __all__ = [
     "annotation_summary",
     "check_build",
     "covariate_design",
+    "fit_covariate_inputs",
     "gene_keys",
     "gene_pca_features",
     "gene_pca_k",

@@ -8,7 +8,9 @@ SD 0.013), and plotted accuracy against the number of random genes kept.
 Many sets are scored in one pass: the hidden vector of a masked input is
 ``ReLU(W[:, cols_S] x[cols_S] + b)`` (or the full product minus the dropped columns when most
 genes are kept), and the hidden vectors of all sets x samples are routed in batches
-(:mod:`genoapp.interpret.forward`).
+(:mod:`genoapp.interpret.forward`). The sets are scored in a few contiguous jobs of the current
+executor (:mod:`genoapp.execution`; Dask workers under ``use_executor("local:N")``); the random
+sets are drawn on the client first, so the results do not depend on where the jobs ran.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import pandas as pd
 import torch
 
 from genoapp.errors import ConfigError, InputDataError
+from genoapp.interpret._jobs import executor_for, job_ranges, target_jobs
 from genoapp.interpret.coupling import mean_coupling_by_label
 from genoapp.interpret.forward import (
     GeneIndex,
@@ -93,19 +96,54 @@ def masked_class_scores(model, features, gene_sets, *, samples="test",
 
 def _masked_class_scores(model, X, gi: GeneIndex, gene_sets, *, batch_size=None,
                          progress=None) -> np.ndarray:
+    """The sets are scored in contiguous jobs of :func:`genoapp.execution.current_executor`
+    (Dask workers under ``use_executor("local:N")``), cut where the in-process loop starts a
+    batch of sets: the results do not depend on the execution setting."""
     Xa = _check_inputs(model, X, gi)
     net = net_of(model)
     device = next(net.parameters()).device
     sets = _as_sets(gene_sets, gi)
     n = Xa.shape[0]
+    if n == 0 or not sets:
+        return np.zeros((len(sets), n, net.n_classes), dtype=np.float32)
+    bs = int(batch_size) if batch_size is not None else auto_batch_size(device)
+    sets_per_batch = max(1, bs // n)
+    ex = executor_for(device)
+    ranges = job_ranges(len(sets), target_jobs(ex), align=sets_per_batch)
+    done = [0]
+
+    def report(i, _r):
+        done[0] += ranges[i][1] - ranges[i][0]
+        if progress is not None:
+            progress(done[0] / len(sets), f"masked inputs: {done[0]:,} of {len(sets):,} gene sets")
+
+    parts = ex.map(_masked_scores_job, [(sets[a:b], bs) for a, b in ranges], shared=(net, Xa, gi),
+                   on_result=report, label="masked-sets")
+    return np.concatenate(parts, axis=0)
+
+
+def _masked_scores_job(item, net, Xa: np.ndarray, gi: GeneIndex) -> np.ndarray:
+    """One executor job: class-capsule lengths (S_job, n, C) of a contiguous run of sets."""
+    sets, bs = item
+    return _scores_of_sets(net, Xa, gi, sets, bs)
+
+
+def _scores_of_sets(net, Xa: np.ndarray, gi: GeneIndex, sets, bs: int) -> np.ndarray:
+    """Class-capsule lengths (S, n, C) of the inputs ``Xa`` keeping only each set's genes.
+
+    Sets are routed ``max(1, bs // n)`` at a time (their hidden vectors concatenated, routed
+    in batches of ``bs``); runs in this process or on a worker.
+    """
+    net.eval()
+    device = next(net.parameters()).device
+    n = Xa.shape[0]
     out = np.zeros((len(sets), n, net.n_classes), dtype=np.float32)
     if n == 0 or not sets:
         return out
-    bs = int(batch_size) if batch_size is not None else auto_batch_size(device)
     M = class_matrices(net) if net.routing_softmax == "input" else None
     sets_per_batch = max(1, bs // n)
     with torch.no_grad():
-        Xt = torch.from_numpy(Xa).to(device)
+        Xt = torch.from_numpy(np.ascontiguousarray(Xa, dtype=np.float32)).to(device)
         pre_full = None
         if any(gi.n_features_per_gene[s].sum() * 2 > gi.n_features for s in sets):
             pre_full = torch.addmm(net.fc.bias, Xt, net.fc.weight.T)
@@ -117,9 +155,6 @@ def _masked_class_scores(model, X, gi: GeneIndex, gene_sets, *, batch_size=None,
             lens = torch.cat([lengths_from_hidden(net, h[b:b + bs], M=M)
                               for b in range(0, h.shape[0], bs)], dim=0)
             out[s0:s0 + len(chunk)] = lens.view(len(chunk), n, -1).float().cpu().numpy()
-            if progress is not None:
-                done = min(s0 + len(chunk), len(sets))
-                progress(done / len(sets), f"masked inputs: {done:,} of {len(sets):,} gene sets")
     return out
 
 

@@ -10,9 +10,12 @@ for non-additive effects. Both models were then retrained on the selected genes 
 genes; test accuracy 0.712 for the capsule network vs 0.512 for logistic regression, Table 2).
 
 genoapp runs the search with :mod:`pygad` (seeded, own generators: the global random state is
-left alone). Every generation's masks are scored in one batched pass
-(:func:`~genoapp.interpret.masked_class_scores`); the logistic regression's masked decision
-function is linear, so all masks cost one matrix product. Progress goes to genoapp training
+left alone). Every generation's new masks are scored in one batch
+(:func:`~genoapp.interpret.masked_class_scores`), cut into a few jobs of the current executor
+(:mod:`genoapp.execution`: Dask workers under ``use_executor("local:N")``; the network and the
+inputs are sent once per search); the logistic regression's masked decision function is
+linear, so a job's masks cost one matrix product. pygad's own loop (selection, crossover,
+mutation) stays on the client. Progress goes to genoapp training
 callbacks (one ``on_epoch_end`` per generation, ``should_stop`` to stop after a generation).
 """
 
@@ -25,7 +28,9 @@ import numpy as np
 import pandas as pd
 
 from genoapp.errors import ConfigError, InputDataError
-from genoapp.interpret.masking import _as_sets, _labels, _masked_class_scores
+from genoapp.interpret._jobs import Bundle, executor_for, job_ranges, target_jobs
+from genoapp.interpret.forward import auto_batch_size, net_of
+from genoapp.interpret.masking import _as_sets, _labels, _scores_of_sets
 from genoapp.interpret.scan import _check_inputs, select_rows
 
 __all__ = ["GAConfig", "GAResult", "search_nonadditive_genes", "masked_linear_predictions",
@@ -260,9 +265,15 @@ def search_nonadditive_genes(model, features, ranking, *, baseline, samples="tra
         raise InputDataError(f"ranking: needs at least 2 genes for the search, got {rank_pos.size}.")
     pool = rank_pos[:L]
     pool_cols = [gi.columns([g]) for g in pool]
-    wsum = w.sum()
 
     cache: dict[bytes, tuple[float, float, float]] = {}
+    net = net_of(model)
+    device = next(net.parameters()).device
+    bs = int(batch_size) if batch_size is not None else auto_batch_size(device)
+    ex = executor_for(device)
+    # sent to the workers once for the whole search (in-process: the objects themselves)
+    local = Bundle(net, Xa, gi, lab, w, pool, pool_cols, baseline, bs)
+    shared = ex.share(local)
 
     def evaluate(masks: np.ndarray) -> np.ndarray:
         masks = np.asarray(masks).astype(bool)
@@ -271,16 +282,14 @@ def search_nonadditive_genes(model, features, ranking, *, baseline, samples="tra
         todo_unique = list({keys[i]: i for i in todo}.values())
         if todo_unique:
             sub = masks[todo_unique]
-            sets = [pool[m] for m in sub]
-            lens = _masked_class_scores(model, Xa, gi, sets, batch_size=batch_size)
-            cap_acc = ((lens.argmax(axis=2) == lab[None, :]) * w).sum(axis=1) / wsum
-            fmask = np.zeros((len(sub), gi.n_features), dtype=bool)
-            for r, m in enumerate(sub):
-                idx = np.flatnonzero(m)
-                if idx.size:
-                    fmask[r, np.concatenate([pool_cols[i] for i in idx])] = True
-            lr_pred = masked_linear_predictions(baseline, Xa, fmask)
-            lr_acc = ((lr_pred == lab[None, :]) * w).sum(axis=1) / wsum
+            # the generation's new masks in a few jobs, cut where a batch of sets starts
+            ranges = job_ranges(len(sub), target_jobs(ex), align=max(1, bs // Xa.shape[0]))
+            # (a single job runs in this process: it gets the objects, not their handle)
+            bundle = shared if len(ranges) > 1 else local
+            parts = ex.map(_ga_fitness_job, [(sub[a:b], bundle) for a, b in ranges],
+                           label="ga-fitness")
+            cap_acc = np.concatenate([p[0] for p in parts])
+            lr_acc = np.concatenate([p[1] for p in parts])
             for r, i in enumerate(todo_unique):
                 cache[keys[i]] = (float(cap_acc[r] - lr_acc[r]), float(cap_acc[r]), float(lr_acc[r]))
         return np.array([cache[k][0] for k in keys])
@@ -359,6 +368,31 @@ def search_nonadditive_genes(model, features, ranking, *, baseline, samples="tra
         generations_completed=completed, stopped_early=bool(state["stopped"]),
         n_evaluations=len(cache), config=cfg, seconds=time.perf_counter() - t0,
     )
+
+
+def _ga_fitness_job(item) -> tuple[np.ndarray, np.ndarray]:
+    """One executor job: weighted training accuracies of the capsule network and of the
+    logistic regression for a run of gene masks over the pool.
+
+    ``item`` is ``(masks (S, L) bool, bundle)``; the bundle (sent once per search; a Dask
+    future inside the item is resolved on the worker) holds the network, the inputs, the gene
+    index, labels, weights, the pool, its columns, the baseline and the routing batch size.
+    """
+    sub, bundle = item
+    if not isinstance(bundle, Bundle):  # a Dask future that reached this process unresolved
+        bundle = bundle.result()
+    net, Xa, gi, lab, w, pool, pool_cols, baseline, bs = bundle.objs
+    wsum = w.sum()
+    lens = _scores_of_sets(net, Xa, gi, [pool[m] for m in sub], bs)
+    cap_acc = ((lens.argmax(axis=2) == lab[None, :]) * w).sum(axis=1) / wsum
+    fmask = np.zeros((len(sub), gi.n_features), dtype=bool)
+    for r, m in enumerate(sub):
+        idx = np.flatnonzero(m)
+        if idx.size:
+            fmask[r, np.concatenate([pool_cols[i] for i in idx])] = True
+    lr_pred = masked_linear_predictions(baseline, Xa, fmask)
+    lr_acc = ((lr_pred == lab[None, :]) * w).sum(axis=1) / wsum
+    return cap_acc, lr_acc
 
 
 @dataclasses.dataclass

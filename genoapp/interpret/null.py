@@ -40,6 +40,8 @@ import numpy as np
 import pandas as pd
 
 from genoapp.errors import ConfigError, InputDataError
+from genoapp.execution import JobsStopped
+from genoapp.interpret._jobs import Bundle, executor_for
 from genoapp.interpret.coupling import mean_coupling_by_label
 from genoapp.interpret.scan import (
     SCAN_RESOLUTION,
@@ -101,9 +103,12 @@ def permuted_label_networks(model, features, *, n_networks: int = 3, samples="tr
     callbacks : sequence of genoapp.train.Callback
         Passed to every reference's ``fit`` (progress, stop button). When a callback stops a
         fit (``should_stop()``), that partly trained network is discarded and the networks
-        completed so far are returned.
+        completed so far are returned. On a Dask cluster (:mod:`genoapp.execution`; each
+        network is one job) the callbacks stay in this process: each finished network's
+        epochs are replayed to them, and ``should_stop()`` is polled while the jobs run (a
+        stop cancels the networks not yet finished).
     progress : callable(fraction, message), optional
-        Called before and after each network.
+        Called at the start and after each network.
 
     Returns
     -------
@@ -139,8 +144,6 @@ def permuted_label_networks(model, features, *, n_networks: int = 3, samples="tr
     test: the references then see other genes than the real network, which the pooled null of
     :func:`gene_scan_null` allows, all genes being exchangeable under it).
     """
-    from genoapp.train import upsample_minority
-
     if not _is_pos_int(n_networks):
         raise ConfigError(f"n_networks: must be a positive integer, got {n_networks!r}.")
     if epochs is not None and not _is_pos_int(epochs):
@@ -169,38 +172,93 @@ def permuted_label_networks(model, features, *, n_networks: int = 3, samples="tr
                                  f"{np.asarray(features.X).shape[0]}.")
     params = dict(model.get_params())
     params["epochs"] = int(epochs)
-    out = []
-    for r in range(int(n_networks)):
+    R = int(n_networks)
+    callbacks = list(callbacks)
+    ex = executor_for(getattr(model, "device_", "cpu"))
+    # each network is one job; on a cluster the callbacks stay here (they may hold a page's
+    # widgets): they are replayed from each finished network's history, and polled for a stop
+    bundle = Bundle(type(model), params, X, lab, rows, int(random_state), stage, raw,
+                    () if ex.distributed else tuple(callbacks))
+    done = [0]
+
+    def finished(i, res):
+        done[0] += 1
+        if ex.distributed:
+            _replay(callbacks, res[0], i)
         if progress is not None:
-            progress(r / n_networks, f"permuted-label network {r + 1} of {n_networks}")
-        rng = np.random.default_rng([int(random_state), r])
-        y_perm = lab[rng.permutation(lab.size)]
-        seed = int(rng.integers(0, 2**31 - 1))
-        fit_idx = upsample_minority(np.arange(lab.size), y_perm, random_state=seed)
-        Xr = X
-        own = None
-        if stage is not None:
-            from sklearn.base import clone
+            progress(done[0] / R, f"permuted-label network {done[0] + 1} of {R}" if done[0] < R
+                     else f"{R} permuted-label network(s) trained")
 
-            from genoapp.interpret.scan import FeatureTable
-
-            st_r = clone(stage).fit(np.asarray(raw)[rows], y_perm)
-            all_r = np.ascontiguousarray(st_r.transform(raw), dtype=np.float32)
-            own = FeatureTable(all_r, np.asarray(st_r.feature_gene_), y=getattr(features, "y", None),
-                               split=getattr(features, "split", None))
-            Xr = all_r[rows]
-        net = type(model)(**{**params, "random_state": seed})
-        net.fit(Xr[fit_idx], y_perm[fit_idx], callbacks=callbacks)
+    if progress is not None:
+        progress(0.0, f"permuted-label network 1 of {R}")
+    try:
+        results = ex.map(_reference_job, list(range(R)), shared=(bundle,), on_result=finished,
+                         should_stop=lambda: any(cb.should_stop() for cb in callbacks),
+                         label="permuted-label-networks")
+    except JobsStopped as stop:
+        results = []
+        while len(results) in stop.done:       # the networks finished in order before the stop
+            results.append(stop.done[len(results)])
+    out = []
+    for net, y_perm, all_r, fg_r in results:
         if getattr(net, "stopped_early_", False):
             break
         net.null_rows_ = rows.copy()
         net.null_y_ = y_perm
-        if own is not None:
-            net.null_features_ = own
+        if all_r is not None:
+            from genoapp.interpret.scan import FeatureTable
+
+            net.null_features_ = FeatureTable(all_r, fg_r, y=getattr(features, "y", None),
+                                              split=getattr(features, "split", None))
         out.append(net)
     if progress is not None:
         progress(1.0, f"{len(out)} permuted-label network(s) trained")
     return out
+
+
+def _reference_job(r: int, bundle: Bundle) -> tuple:
+    """One executor job: reference network r, its permuted labels and (with a stage) its own
+    features. Every draw comes from ``default_rng([random_state, r])``, so a network does not
+    depend on where, or after which other network, it was trained."""
+    from genoapp.train import upsample_minority
+
+    cls, params, X, lab, rows, random_state, stage, raw, callbacks = bundle.objs
+    rng = np.random.default_rng([int(random_state), r])
+    y_perm = lab[rng.permutation(lab.size)]
+    seed = int(rng.integers(0, 2**31 - 1))
+    fit_idx = upsample_minority(np.arange(lab.size), y_perm, random_state=seed)
+    Xr, all_r, fg_r = X, None, None
+    if stage is not None:
+        from sklearn.base import clone
+
+        st_r = clone(stage).fit(np.asarray(raw)[rows], y_perm)
+        all_r = np.ascontiguousarray(st_r.transform(raw), dtype=np.float32)
+        fg_r = np.asarray(st_r.feature_gene_)
+        Xr = all_r[rows]
+    net = cls(**{**params, "random_state": seed})
+    net.fit(Xr[fit_idx], y_perm[fit_idx], callbacks=list(callbacks))
+    return net, y_perm, all_r, fg_r
+
+
+def _replay(callbacks, net, index: int) -> None:
+    """Training events of a network fitted on a worker, replayed to this process's callbacks
+    (progress bars, stop flags) once it is back: begin, one per epoch of its history, end."""
+    if not callbacks:
+        return
+    hist = list(getattr(net, "history_", None) or [])
+    info = {"n_epochs": int(net.get_params().get("epochs", len(hist))), "n_train": 0, "n_val": 0,
+            "n_features": int(getattr(net, "n_features_in_", 0) or 0), "batch_size": 0,
+            "n_batches": 0, "device": f"Dask worker (reference network {index + 1})",
+            "model": type(net).__name__}
+    for cb in callbacks:
+        cb.on_train_begin(dict(info))
+    for logs in hist:
+        for cb in callbacks:
+            cb.on_epoch_end(int(logs.get("epoch", 0)), dict(logs))
+    for cb in callbacks:
+        cb.on_train_end({"epochs_completed": len(hist), "stopped_early": False,
+                         "best_epoch": getattr(net, "best_epoch_", None),
+                         "seconds": float(sum(h.get("seconds", 0.0) for h in hist))})
 
 
 # ----------------------------------------------------------------------------- coupling
@@ -406,7 +464,8 @@ def null_gene_scans(references, features, *, samples="train", k_star: int | None
     Returns
     -------
     list of GeneScanResult
-        One per reference; the case row averages over the cases of the labels the reference
+        One per reference (scanned one after the other, each in jobs of the current executor:
+        see :func:`~genoapp.interpret.gene_scan`); the case row averages over the cases of the labels the reference
         was trained with (its permuted labels on its training rows).
     """
     refs = list(references)

@@ -36,7 +36,9 @@ from inverse Gaussians, then lambda²; BayesC: varB, then π), then ``varE``. Ev
 iteration after ``burn_in`` is kept. The marker loop is compiled with numba (it is sequential:
 each update sees the residual left by the previous one); X is held transposed in float32 (one
 contiguous row per input, half the memory traffic of float64), the residual and all
-accumulations in float64.
+accumulations in float64. A fit is one chain of one trait, sequential by construction, so it is
+not split into executor jobs (:mod:`genoapp.execution`): the unit that runs in parallel on a
+Dask cluster is the protocol's task, one fit per model, input, outer fold and trait.
 
 Differences from a BGLR call on the same data: genoapp fits the training rows only, where BGLR
 is usually given all rows with the test phenotypes set to NA and imputes them at every

@@ -17,6 +17,7 @@ from pathlib import Path
 from genoapp.cohort import Cohort
 from genoapp.demo import DEMO_BATCH, DEMO_PHENOTYPE, HG19_GENES, load_demo_cohort
 from genoapp.errors import ConfigError
+from genoapp.execution import ExecutionSetting, current_executor, use_executor
 from genoapp.features.build import FeatureConfig, build_features, feature_input_name
 from genoapp.io import read_gene_table
 from genoapp.logs import capture_log, get_logger
@@ -54,6 +55,12 @@ def run_pipeline(config, *, runs_dir=None, data_overrides: dict | None = None,
                  progress: Callable[[str, float, str], None] | None = None, stop=None):
     """Run a whole analysis headless from a configuration and save the run.
 
+    The analysis runs inside :func:`genoapp.execution.use_executor`: the configuration's
+    ``execution`` (``"local:N"``: a Dask cluster started for this run and closed after it; a
+    scheduler address), or the executor already current when the configuration says
+    ``"in-process"`` or names that same one. The run record (``run.json``) stores where it ran
+    (``execution``: ``cluster``, ``n_workers``, ``dashboard``).
+
     Parameters
     ----------
     config : RunConfig or dict
@@ -78,17 +85,39 @@ def run_pipeline(config, *, runs_dir=None, data_overrides: dict | None = None,
     Raises
     ------
     ConfigError, InputDataError
-        Invalid settings or input files (messages name the file or setting).
+        Invalid settings or input files (messages name the file or setting), or a Dask
+        scheduler that does not answer.
     StorageError
         The runs folder cannot be written (checked first).
     """
     cfg = config if isinstance(config, RunConfig) else RunConfig.from_dict(config)
     check_runs_dir(runs_dir)
-    with capture_log() as log:
-        _log.info("genoapp run: %s (%s)", cfg.label or "headless run", cfg.kind)
+    with use_executor(_executor_for(cfg)) as ex, capture_log() as log:
+        _log.info("genoapp run: %s (%s), jobs: %s", cfg.label or "headless run", cfg.kind,
+                  ex.setting)
         if cfg.kind == "quantitative":
             return _run_quantitative(cfg, runs_dir, data_overrides, on_event, stop, log)
         return _run_casecontrol(cfg, runs_dir, data_overrides, on_event, progress, stop, log)
+
+
+def _executor_for(cfg: RunConfig):
+    """Where the run's jobs go: the executor already current when it matches the config's
+    ``execution`` or the config says in-process (the default: e.g. the CLI's ``--cluster`` or
+    the app's sidebar opened one), else the config's setting, opened for this run."""
+    setting = ExecutionSetting.parse(cfg.execution)
+    cur = current_executor()
+    if not setting.distributed or str(cur.setting) == str(setting):
+        return cur
+    return setting
+
+
+def _execution_record() -> dict:
+    """``Executor.describe()`` of the current executor (the run record's ``execution``)."""
+    ex = current_executor()
+    try:
+        return ex.describe()
+    except Exception:  # noqa: BLE001 - a scheduler gone away must not lose the run
+        return {"cluster": str(ex.setting), "n_workers": None, "dashboard": None}
 
 
 def _run_casecontrol(cfg, runs_dir, data_overrides, on_event, progress, stop, log):
@@ -139,8 +168,10 @@ def _run_casecontrol(cfg, runs_dir, data_overrides, on_event, progress, stop, lo
     result = compare_models(inputs, wf.split, snps=wf.G, models=train.get("models"),
                             preset=train.get("preset", "quick"), config=proto,
                             overrides=overrides, phenotype=sel["phenotype"],
-                            association=train.get("association", "none"), on_event=on_event,
-                            stop=stop)
+                            association=train.get("association", "none"),
+                            covariates=tuple(train.get("covariates") or ()),
+                            covariate_pcs=int(train.get("covariate_pcs") or 0),
+                            samples=wf.samples, on_event=on_event, stop=stop)
     run_dir = save_casecontrol(result, inputs, wf, runs_dir=runs_dir, config=cfg, log=log,
                                device=device_description(resolve_device(proto.device)))
     return run_dir, result
@@ -183,7 +214,7 @@ def save_casecontrol(result, features: dict, qc, *, runs_dir=None, config: RunCo
                   for name, f in features.items()}
     projectors[SNP_INPUT] = FeatureProjector.for_snps(qc.variants)
     summary = qc.summary()
-    extra = {"device_description": device,
+    extra = {"device_description": device, "execution": _execution_record(),
              "qc": summary.astype(object).where(summary.notna(), None).to_dict("records"),
              "features": {name: _asdict(f.config) for name, f in features.items()},
              "n_qc_variants": int(len(qc.variants)), "_labels": qc.split.y}
@@ -208,7 +239,8 @@ def _run_quantitative(cfg, runs_dir, data_overrides, on_event, stop, log):
                               "--genotypes, --pheno).")
         bed = _path(data["bed"])
         cohort = load_quantitative_data(
-            bed, phenotypes=_path(data["phenotypes"]), pedigree=_path(data.get("pedigree")),
+            bed, phenotypes=_path(data["phenotypes"]), covariates=_path(data.get("covariates")),
+            pedigree=_path(data.get("pedigree")),
             grm=_path(data.get("grm")), relationship_scope=data.get("relationship_scope", "all"),
             pedigree_options=data.get("pedigree_options"), name=Path(bed).name,
             read_options=data.get("genotype_options"))
@@ -221,7 +253,8 @@ def _run_quantitative(cfg, runs_dir, data_overrides, on_event, stop, log):
         cohort, traits=cfg.traits, models=train.get("models") or ("grvsnn", "ridge"),
         input_sets=sets, preset=train.get("preset", "quick"), config=proto,
         n_components=inputs.get("n_components", "elbow"), overrides=train.get("overrides"),
-        on_event=on_event, stop=stop)
+        covariates=tuple(train.get("covariates") or ()),
+        covariate_pcs=int(train.get("covariate_pcs") or 0), on_event=on_event, stop=stop)
     run_dir = save_quantitative(result, cohort, runs_dir=runs_dir, config=cfg, log=log,
                                 device=device_description(resolve_device(proto.device)))
     return run_dir, result
@@ -257,7 +290,7 @@ def save_quantitative(result, cohort, *, runs_dir=None, config: RunConfig | None
                       "n_markers": cohort.n_variants,
                       "relationship": cohort.relationship_source,
                       "sha256": {k: file_sha256(v) for k, v in cohort.files.items()}},
-             "device_description": device}
+             "device_description": device, "execution": _execution_record()}
     if config is not None:
         extra["pipeline_config"] = config.to_dict()
     return save_run(result, runs_dir, projectors=projectors, samples=cohort.samples[["FID", "IID"]],

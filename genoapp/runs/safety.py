@@ -15,8 +15,9 @@ These checks refuse such records before anything is read:
   :func:`genoapp.runs.load_bundle` call it before loading or unpacking anything).
 
 Path-valued entries of a record (see :func:`genoapp.runs.save_run`): ``models[*]["file"]``,
-``models[*]["scaler"]`` (quantitative models' training-fold scaling) and the values of
-``preprocess``. Other entries (``pipeline_config`` data paths, input hashes) describe where the
+``models[*]["scaler"]`` (quantitative models' training-fold scaling), the values of
+``preprocess`` and ``covariates["file"]`` (the covariate coding of models trained with
+covariates as inputs). Other entries (``pipeline_config`` data paths, input hashes) describe where the
 data came from and are never opened from the run folder.
 """
 
@@ -167,8 +168,8 @@ def run_record_paths(record, *, where: str = "run.json") -> list[tuple[str, obje
     Returns
     -------
     list of (str, object)
-        ``(what, value)`` for every ``models[*]["file"]``, ``models[*]["scaler"]`` (when set)
-        and ``preprocess`` value; ``value`` is returned as found (checked by the callers).
+        ``(what, value)`` for every ``models[*]["file"]``, ``models[*]["scaler"]`` (when set),
+        ``preprocess`` value and ``covariates["file"]`` (when set); ``value`` is returned as found (checked by the callers).
 
     Raises
     ------
@@ -200,6 +201,9 @@ def run_record_paths(record, *, where: str = "run.json") -> list[tuple[str, obje
                              f"object of input name -> file. {_NEXT}")
     for name, rel in pre.items():
         out.append((f"preprocessing of {name!r}", rel))
+    cov = record.get("covariates")
+    if isinstance(cov, dict) and cov.get("file") is not None:
+        out.append(("covariate coding", cov["file"]))
     return out
 
 

@@ -22,6 +22,11 @@ One writer for both kinds of run (``kind`` in ``run.json``: ``"casecontrol"`` or
     models/<stem>.scaler.npz training-fold scaling of a quantitative model (plain arrays)
     preprocess/<input>.joblib  FeatureProjector (QC variant list, imputation and projection
                                fitted on the training samples)
+    preprocess/covariates.joblib  the covariate coding of models trained with covariates as
+                               inputs (:class:`genoapp.features.CovariateInputs`; ``run.json``
+                               key ``covariates`` describes it)
+    covariate_dropped.csv  samples left out for lacking a covariate value (FID, IID,
+                         missing_covariates, set)
 
 Writes are atomic and crash-safe: the whole directory is written under ``<root>/.<run_id>.tmp``
 and renamed in one step (:func:`genoapp.fileio.atomic_path`), so :func:`list_runs` never sees a
@@ -231,6 +236,15 @@ def _write_run(tmp: Path, result, *, run_id, now, projectors, samples, inputs, l
             fname = f"preprocess/{_slug(name, 30)}.joblib"
             joblib.dump(projectors[name], tmp / fname)
             pre[name] = fname
+    cov_record = None
+    cov = getattr(result, "covariates", None)
+    if cov is not None:  # the coding new individuals need (Run.predict)
+        from genoapp.workflows.protocol import SNP_INPUT
+
+        joblib.dump(cov, tmp / "preprocess" / "covariates.joblib")
+        cov.dropped.to_csv(tmp / "covariate_dropped.csv", index=False)
+        cov_record = {**cov.describe(), "file": "preprocess/covariates.joblib",
+                      "inputs": [n for n in result.inputs if n != SNP_INPUT]}
     cfg = {"protocol": result.config.to_dict(),
            "models": {k: s.describe() for k, s in result.models.items()}}
     _write_json(tmp / "config.json", cfg)
@@ -300,7 +314,8 @@ def _write_run(tmp: Path, result, *, run_id, now, projectors, samples, inputs, l
         "stopped": bool(result.stopped), "notes": list(result.notes),
         "warnings": result.warnings(),
         "info": result.info, "seconds": float(result.seconds),
-        "models": models, "preprocess": pre, **extra,
+        "models": models, "preprocess": pre,
+        **({"covariates": cov_record} if cov_record is not None else {}), **extra,
     }
     _write_json(tmp / "run.json", record)
 
@@ -539,6 +554,29 @@ class Run:
                 gpca.device_ = "cpu"
         return proj
 
+    def covariate_names(self, input: str | None = None) -> list[str]:
+        """Sample-table covariates the models (of ``input``) take as inputs ([] when none)."""
+        cov = self.record.get("covariates") or {}
+        if input is not None and input not in cov.get("inputs", []):
+            return []
+        return list(cov.get("names", []))
+
+    def covariate_coding(self):
+        """The :class:`genoapp.features.CovariateInputs` of a run trained with covariates as
+        inputs (None otherwise).
+
+        Raises
+        ------
+        InputDataError
+            A coding path outside the run folder, or an unreadable file.
+        """
+        cov = self.record.get("covariates") or {}
+        if not cov.get("file"):
+            return None
+        import joblib
+
+        return joblib.load(resolve_inside(self.path, cov["file"], what="covariate coding"))
+
     def scores(self, key: str, input: str, seed: int) -> pd.DataFrame:
         """Saved test rows of one case/control model: ``row``, ``label``, ``score``,
         ``prediction``."""
@@ -548,7 +586,7 @@ class Run:
 
     def predict(self, genotypes, *, key: str, input: str, seed=None, trait=None, repeat=None,
                 fold=None, device: str = "auto", sample_idx=None, read_options=None,
-                ambiguous: str = "keep", variant_table: bool = False):
+                ambiguous: str = "keep", variant_table: bool = False, covariates=None):
         """Score new individuals with a saved model.
 
         The new genotypes are harmonised to the run's QC'd variant list
@@ -579,6 +617,13 @@ class Run:
             value, or set missing and imputed with the training means.
         variant_table : bool, default False
             Also return the per-variant harmonisation table.
+        covariates : pandas.DataFrame, str or path-like, optional
+            Models trained with covariates as inputs (``run.json`` key ``covariates``; see
+            :meth:`covariate_names`): the new individuals' covariate table (FID, IID and those
+            columns; a file is read with :func:`genoapp.io.read_sample_table`), matched on
+            FID and IID (else IID). The saved coding is applied: the training samples' levels
+            and reference levels (a level unseen in training is an all-zero row), the
+            training PCA of the genotypes for the PCs, the training means and SDs.
 
         Returns
         -------
@@ -603,7 +648,9 @@ class Run:
             ``ambiguous`` is not "keep" or "drop".
         InputDataError
             Unreadable genotypes, fewer than half of the run's variants found, or no
-            preprocessing saved for ``input``.
+            preprocessing saved for ``input``; a model trained with covariates and no
+            covariate table, a table without those columns (all named), new individuals absent
+            from it or lacking a value.
         """
         from genoapp.errors import ConfigError
         from genoapp.io import PlinkGenotypes, open_genotypes
@@ -613,6 +660,7 @@ class Run:
         if ambiguous not in AMBIGUOUS_POLICIES:  # before a long VCF/BGEN conversion
             raise ConfigError(f"ambiguous must be one of {AMBIGUOUS_POLICIES}; got {ambiguous!r}.")
         proj = self.projector(input)
+        cov, cov_table = self._covariates_for(input, key, covariates)  # before reading genotypes
         opened = not isinstance(genotypes, PlinkGenotypes)
         g = open_genotypes(genotypes, options=read_options) if opened else genotypes
         try:
@@ -625,6 +673,9 @@ class Run:
             if opened:
                 g.close()
         X = proj.transform(G)
+        if cov is not None:
+            X = np.ascontiguousarray(np.column_stack(
+                [X, _covariate_columns(cov, cov_table, fam, G)]), dtype=np.float32)
         model = self.load_model(key, input, seed, trait=trait, repeat=repeat, fold=fold,
                                 device=device)
         out = pd.DataFrame({"FID": fam["FID"].to_numpy(), "IID": fam["IID"].to_numpy()})
@@ -634,6 +685,68 @@ class Run:
         else:
             out["predicted"] = np.asarray(model.predict(X), dtype=np.float64)
         return (out, report, table) if variant_table else (out, report)
+
+
+    def _covariates_for(self, input: str, key: str, covariates):
+        """The saved coding and the new individuals' table, when ``input`` has covariates."""
+        rec = self.record.get("covariates") or {}
+        if input not in rec.get("inputs", []):
+            return None, None
+        cov = self.covariate_coding()
+        if cov is None:
+            raise InputDataError(f"run {self.record.get('run_id')}: the models on {input!r} were "
+                                 "trained with covariates, but their coding was not saved.")
+        if not cov.names:
+            return cov, None  # PCs only: computed from the genotypes
+        if covariates is None:
+            raise InputDataError(
+                f"The model {key!r} on {input!r} was trained with covariates as inputs: give the "
+                f"new individuals' covariate table with the column"
+                f"{'s' if len(cov.names) > 1 else ''} {', '.join(cov.names)} (FID, IID and "
+                "those columns; covariates=...). Models trained without covariates need none.")
+        if not isinstance(covariates, pd.DataFrame):
+            from genoapp.io import read_sample_table
+
+            covariates = read_sample_table(covariates, kind="covariate")
+        cov.check_table(covariates)
+        return cov, covariates
+
+
+def _covariate_columns(cov, table, fam: pd.DataFrame, G) -> np.ndarray:
+    """The saved covariate columns of the new individuals ``fam`` (rows of ``G``)."""
+    rows = None
+    if table is not None:
+        if "IID" not in table.columns:
+            raise InputDataError("The covariate table needs an IID column (and FID) to be matched "
+                                 "with the genotypes' samples.")
+        fid = table["FID"].astype(str) if "FID" in table.columns else table["IID"].astype(str)
+        key_t = pd.Index((fid + "\x1f" + table["IID"].astype(str)).to_numpy())
+        key_s = (fam["FID"].astype(str) + "\x1f" + fam["IID"].astype(str)).to_numpy()
+        rows = key_t.get_indexer(key_s) if key_t.is_unique else np.full(len(fam), -1)
+        if (rows < 0).any():  # FIDs differ: match on IID alone when it is unique
+            iid = pd.Index(table["IID"].astype(str).to_numpy())
+            if iid.is_unique:
+                rows = iid.get_indexer(fam["IID"].astype(str).to_numpy())
+        absent = np.flatnonzero(rows < 0)
+        if absent.size:
+            shown = ", ".join(fam["IID"].astype(str).to_numpy()[absent[:5]])
+            raise InputDataError(
+                f"{absent.size:,} of the {len(fam):,} new individuals are not in the covariate "
+                f"table (e.g. {shown}); the models need their covariates "
+                f"({', '.join(cov.names)}).")
+        table = table.iloc[rows].reset_index(drop=True)
+    if cov.n_pcs and G.shape[1] != cov.n_variants:
+        raise InputDataError(f"Covariate PCs: {G.shape[1]} aligned variants, the run's PCA used "
+                             f"{cov.n_variants}.")
+    enc = cov.encode(table, G if cov.n_pcs else None)
+    if not enc.complete.all():
+        bad = np.flatnonzero(~enc.complete)
+        shown = "; ".join(f"{fam['IID'].astype(str).to_numpy()[i]} ({enc.missing.iloc[i]})"
+                          for i in bad[:5])
+        raise InputDataError(
+            f"{bad.size:,} new individuals lack a covariate value the models need (e.g. {shown}); "
+            "give every covariate, or predict the others with sample_idx.")
+    return enc.X
 
 
 def _upgrade_v1(path: Path, rec: dict) -> pd.DataFrame:

@@ -5,22 +5,36 @@
 same balanced split (Gene-PCA, All-PCA, windows) and on the QC'd SNP dosages (PRS models).
 :func:`all_pca_config` gives the paper's All-PCA comparison input for a Gene-PCA feature set.
 The QC step is :func:`genoapp.workflows.qc.run_qc_workflow`; the whole pipeline from a
-configuration is :func:`genoapp.workflows.config.run_pipeline`.
+configuration is :func:`genoapp.workflows.config.run_pipeline`. Covariates (sample-table
+columns and PCs of the training samples' genotypes) can be appended to every feature input
+(:func:`covariate_columns`; ``compare_models(..., covariates=..., covariate_pcs=...)``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+
+import numpy as np
+import pandas as pd
 
 from genoapp.errors import ConfigError, InputDataError
 from genoapp.features.build import FeatureConfig, FeatureSet, feature_input_name
+from genoapp.features.covariates import (
+    COVARIATE_GROUP,
+    CovariateInputs,
+    CovariateStage,
+    fit_covariate_inputs,
+    no_dropped_rows,
+)
 from genoapp.features.selection import AssociationFilter
 from genoapp.train.splits import Split, holdout_folds
 from genoapp.workflows.presets import association_grid, protocol_config
 from genoapp.workflows.protocol import ProtocolConfig, ProtocolResult, StagedInput, run_protocol
 from genoapp.workflows.registry import model_specs
 
-__all__ = ["ASSOCIATION_CHOICES", "all_pca_config", "compare_models", "nested_input"]
+__all__ = ["ASSOCIATION_CHOICES", "all_pca_config", "compare_models", "covariate_columns",
+           "nested_input"]
 
 #: How the association filter enters the comparison: chosen inside the training samples
 #: (default), or not at all (every QC'd SNP; the QC page may still apply its fixed filter).
@@ -80,10 +94,98 @@ def nested_input(features: FeatureSet, snps, *, preset: str = "quick",
                        grid=dict(grid or association_grid(preset)), reference=ref)
 
 
+def covariate_columns(samples: pd.DataFrame, split: Split, *, covariates=(), pcs: int = 0,
+                      snps=None) -> tuple[CovariateInputs, np.ndarray, Split, list[str]]:
+    """Covariate columns for a case/control comparison, fitted on the split's training rows.
+
+    The coding (:func:`genoapp.features.fit_covariate_inputs`: numeric covariates as they are,
+    categorical one-hot against the training samples' most frequent level, then ``pcs`` PCs of
+    a PCA of the training samples' QC'd genotypes projected onto every sample, each column
+    standardised with the training samples' mean and SD) sees the training rows only. Samples
+    lacking a covariate value are removed from the training and the test rows.
+
+    Parameters
+    ----------
+    samples : pandas.DataFrame or None
+        Sample table, one row per row of the features (e.g. ``QCWorkflowResult.samples``), with
+        ``FID``, ``IID`` and the covariate columns (None only with PCs alone).
+    split : Split
+    covariates : sequence of str
+        Sample-table columns.
+    pcs : int, default 0
+        PCs appended.
+    snps : numpy.ndarray (n_samples, n_snps), optional
+        QC'd dosages (NaN = missing); needed for ``pcs`` > 0.
+
+    Returns
+    -------
+    covariates : CovariateInputs
+        The fitted coding; ``dropped`` lists the samples removed (``FID``, ``IID``,
+        ``missing_covariates``, ``set``).
+    X : numpy.ndarray of float32, shape (n_samples, n_columns)
+        The columns of every row (0 in the removed rows, which no fold uses).
+    split : Split
+        ``split`` without the removed rows (same ``y`` and row numbering).
+    notes : list of str
+        The coding, the removed samples (counts per set and per covariate), the test balance.
+
+    Raises
+    ------
+    InputDataError
+        Rows of ``samples`` differ from the split's; a covariate that is not a column; too few
+        training samples left.
+    ConfigError
+        PCs without ``snps``.
+    """
+    if (covariates and samples is None) or (samples is not None and len(samples) != len(split.y)):
+        raise InputDataError(
+            f"covariates as inputs: the sample table has {0 if samples is None else len(samples)} "
+            f"rows but the split has {len(split.y)} samples; pass the table of the QC'd samples "
+            "(QCWorkflowResult.samples).")
+    if pcs and snps is None:
+        raise ConfigError("covariate PCs need the QC'd SNP dosages (snps).")
+    cov = fit_covariate_inputs(samples, covariates, rows=split.train_idx, snps=snps, n_pcs=pcs,
+                               random_state=int(split.random_state))
+    enc = cov.encode(samples if cov.names else None, snps if cov.n_pcs else None)  # (n, c)
+    ok = enc.complete
+    notes = [f"Covariates as inputs (coded on the {cov.n_fit:,} training samples): {n}"
+             for n in cov.notes]
+    lost = np.flatnonzero(~ok)
+    if lost.size:
+        sset = np.full(len(ok), "", dtype=object)
+        sset[split.train_idx] = "training"
+        sset[split.test_idx] = "test"
+        lost = lost[sset[lost] != ""]
+        cov.dropped = pd.DataFrame({
+            "FID": samples["FID"].to_numpy()[lost], "IID": samples["IID"].to_numpy()[lost],
+            "missing_covariates": enc.missing.to_numpy()[lost], "set": sset[lost]})
+        miss = enc.missing.to_numpy()[lost]
+        per = ", ".join(f"{c}: {sum(c in m.split(', ') for m in miss):,}" for c in cov.names
+                        if any(c in m.split(', ') for m in miss))
+        n_tr = int((sset[lost] == "training").sum())
+        n_te = int((sset[lost] == "test").sum())
+        split = dataclasses.replace(split, train_idx=split.train_idx[ok[split.train_idx]],
+                                    test_idx=split.test_idx[ok[split.test_idx]])
+        notes.append(f"Covariates as inputs: {lost.size:,} samples lack a covariate value ({per})"
+                     f" and were removed: {n_tr:,} training and {n_te:,} test samples (every model"
+                     f" is trained on {len(split.train_idx):,} and tested on "
+                     f"{len(split.test_idx):,}); their IDs are ProtocolResult.covariates.dropped.")
+        yt = split.y[split.test_idx]
+        if n_te and (yt == 1).sum() != (yt == 0).sum():
+            notes.append(f"The test set is no longer balanced 1:1 ({int((yt == 1).sum())} cases, "
+                         f"{int((yt == 0).sum())} controls) after removing samples without a "
+                         "covariate value.")
+    else:
+        cov.dropped = no_dropped_rows()
+    X = np.where(ok[:, None], enc.X, np.float32(0.0)).astype(np.float32)
+    return cov, np.ascontiguousarray(X), split, notes
+
+
 def compare_models(features, split: Split | None = None, *, snps=None, models=None,
                    preset: str = "quick", config: ProtocolConfig | None = None,
                    overrides: dict | None = None, phenotype: str = "phenotype",
                    association: str = "none", association_grid_override: dict | None = None,
+                   covariates=(), covariate_pcs: int = 0, samples: pd.DataFrame | None = None,
                    callbacks=(), on_event=None, stop=None) -> ProtocolResult:
     """Run the case/control model registry under the one protocol on one or more inputs.
 
@@ -118,6 +220,22 @@ def compare_models(features, split: Split | None = None, *, snps=None, models=No
         "none": the features as given.
     association_grid_override : dict, optional
         Candidate filters instead of the preset's (see :func:`nested_input`).
+    covariates : sequence of str, default ()
+        Sample-table columns appended to every feature input as model inputs
+        (:func:`covariate_columns`): numeric as they are, categorical one-hot against the
+        training samples' most frequent level, each column standardised with training
+        statistics; feature names as the design's columns (``age``, ``source=HapMap3_r2``),
+        group ``"covariate"``. The nested-filter input gets them too, after its stage (the
+        candidates are scored with them; :class:`genoapp.features.CovariateStage`). The SNP
+        input of the PRS models does not. Samples lacking a value are removed from the
+        training and test rows of every model (counted in ``notes``, listed in
+        ``result.covariates.dropped``).
+    covariate_pcs : int, default 0
+        Also append this many PCs of a PCA of the training samples' QC'd genotypes
+        (``snps``), projected onto every sample (``PC1``...).
+    samples : pandas.DataFrame, optional
+        The sample table (rows as the features, e.g. ``QCWorkflowResult.samples``, with
+        ``FID``, ``IID``); needed with ``covariates``.
     callbacks, on_event, stop
         Passed to :func:`~genoapp.workflows.protocol.run_protocol` (progress, live events,
         stop button).
@@ -125,7 +243,9 @@ def compare_models(features, split: Split | None = None, *, snps=None, models=No
     Returns
     -------
     ProtocolResult
-        Task "classification"; one outer fold per seed on the balanced test split.
+        Task "classification"; one outer fold per seed on the balanced test split;
+        ``covariates`` (the fitted :class:`~genoapp.features.CovariateInputs`) and
+        ``info["covariates"]`` (its description) with covariates.
 
     Raises
     ------
@@ -148,20 +268,47 @@ def compare_models(features, split: Split | None = None, *, snps=None, models=No
                 "build the features on this split.")
     specs = model_specs(models, task="classification", preset=preset, overrides=overrides)
     config = config or protocol_config(preset, "classification")
-    outer = holdout_folds(split.train_idx, split.test_idx, seeds=config.seeds)
     if association not in ASSOCIATION_CHOICES:
         raise ConfigError(f"association: one of {ASSOCIATION_CHOICES}, got {association!r}.")
+    covariates = tuple(dict.fromkeys(str(c) for c in (covariates or ())))
+    cov, Xc, cov_notes = None, None, []
+    if covariates or covariate_pcs:
+        cov, Xc, split, cov_notes = covariate_columns(samples, split, covariates=covariates,
+                                                      pcs=int(covariate_pcs), snps=snps)
+    outer = holdout_folds(split.train_idx, split.test_idx, seeds=config.seeds)
     inputs = {name: fs.X for name, fs in features.items()}
     names = {name: list(fs.feature_names) for name, fs in features.items()}
     groups = {name: ["feature"] * len(fs.feature_gene) for name, fs in features.items()}
+    if cov is not None and cov.n_columns:
+        for name in inputs:
+            inputs[name] = np.ascontiguousarray(np.column_stack(
+                [np.asarray(inputs[name], dtype=np.float32), Xc]))
+            names[name] = [*names[name], *cov.columns]
+            groups[name] = [*groups[name], *[COVARIATE_GROUP] * cov.n_columns]
     if association == "nested":
         if snps is None:
             raise ConfigError("the nested association filter needs the QC'd SNP dosages (snps).")
         primary = next(iter(features))
-        inputs[primary] = nested_input(features[primary], snps, preset=preset,
-                                       grid=association_grid_override)
+        staged = nested_input(features[primary], snps, preset=preset,
+                              grid=association_grid_override)
+        if cov is not None and cov.n_columns:  # the covariates follow the stage's features
+            raw = np.asarray(snps)
+            staged = dataclasses.replace(
+                staged, data=np.ascontiguousarray(np.column_stack(
+                    [raw.astype(np.float32, copy=False), Xc])),
+                make_stage=functools.partial(CovariateStage, staged.make_stage, raw.shape[1],
+                                             tuple(cov.columns)))
+        inputs[primary] = staged
         names.pop(primary)
         groups.pop(primary)
-    return run_protocol(inputs, split.y, models=specs, outer=outer, config=config, snps=snps,
-                        traits=[phenotype], feature_names=names, feature_groups=groups,
-                        callbacks=callbacks, on_event=on_event, stop=stop)
+    result = run_protocol(inputs, split.y, models=specs, outer=outer, config=config, snps=snps,
+                          traits=[phenotype], feature_names=names, feature_groups=groups,
+                          callbacks=callbacks, on_event=on_event, stop=stop)
+    if cov is not None:
+        if snps is not None and any(m.input == "snps" for m in specs):
+            cov_notes.append("The covariates are not inputs of the SNP-based models (PRS): they "
+                             "are fitted on the QC'd dosages alone, on the same samples.")
+        result.covariates = cov
+        result.info["covariates"] = cov.describe()
+        result.notes[:0] = cov_notes
+    return result

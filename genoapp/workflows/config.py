@@ -52,7 +52,7 @@ class RunConfig:
     data : dict
         ``source`` ("demo" or "files"); with files ``bed`` (genotypes: PLINK 1 prefix, VCF/BCF,
         .pgen or BGEN), ``genotype_options`` (:class:`~genoapp.io.ReadOptions` fields), ``phenotypes``,
-        ``covariates`` (case/control), ``pedigree`` or ``grm``, ``relationship_scope``,
+        ``covariates`` (covariate table), ``pedigree`` or ``grm``, ``relationship_scope``,
         ``pedigree_options`` (quantitative). Paths may be relative to a data root
         (``root-name:relative/path``).
     selection : dict
@@ -67,11 +67,20 @@ class RunConfig:
         ``models`` (keys; None = all of the kind), ``preset`` ("quick"/"paper"), ``protocol``
         (:class:`~genoapp.workflows.protocol.ProtocolConfig` settings replacing the preset's,
         or None), ``overrides`` (fixed model parameters by key), ``all_pca`` (case/control:
-        also every model on All-PCA), ``all_pca_config``.
+        also every model on All-PCA), ``all_pca_config``, ``association`` (case/control:
+        "nested" or "none"), ``covariates`` (sample-table columns appended to every feature
+        input as model inputs, coded on the training samples; samples lacking one are left
+        out) and ``covariate_pcs`` (PCs of the genotypes appended too; case/control: a PCA
+        of the training samples).
     traits : list of str
         Quantitative: the traits.
     inputs : dict
         Quantitative: ``sets`` (input sets) and ``n_components`` (rank m of the loadings).
+    execution : str, default "in-process"
+        Where the embarrassingly parallel jobs run (:class:`genoapp.execution.ExecutionSetting`):
+        ``"in-process"``, ``"local:N"`` (a Dask ``LocalCluster`` of N worker processes) or the
+        address of a running Dask scheduler (``"tcp://host:8786"``). Results do not depend on
+        it. CLI: ``--cluster``.
     """
 
     kind: str = "casecontrol"
@@ -83,10 +92,14 @@ class RunConfig:
     train: dict = dataclasses.field(default_factory=dict)
     traits: list = dataclasses.field(default_factory=list)
     inputs: dict = dataclasses.field(default_factory=dict)
+    execution: str = "in-process"
 
     def __post_init__(self):
         if self.kind not in _KINDS:
             raise ConfigError(f"kind: one of {_KINDS}, got {self.kind!r}.")
+        from genoapp.execution import ExecutionSetting
+
+        self.execution = str(ExecutionSetting.parse(self.execution))  # ConfigError if invalid
 
     def to_dict(self) -> dict:
         """Plain JSON-able dict (the ``pipeline_config`` of a run record)."""

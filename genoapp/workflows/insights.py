@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from genoapp.errors import ConfigError
+from genoapp.execution import current_executor, use_executor
 from genoapp.interpret import (
     core_genes,
     coupling_summary,
@@ -120,8 +121,13 @@ def insights_data(result, features, *, snps=None, input: str | None = None,
     Raises
     ------
     ConfigError
-        No DiseaseCapsule model in the result, or a nested model without ``snps``.
+        No DiseaseCapsule model in the result, a nested model without ``snps``, or models
+        trained with covariates as inputs (not interpreted).
     """
+    if getattr(result, "covariates", None) is not None:
+        raise ConfigError("Capsule insights read the network on Gene-PCA features alone; these "
+                          "models were trained with covariates as inputs too. Train without "
+                          "covariates to interpret the network.")
     seed = int(result.config.seeds[0]) if seed is None else int(seed)
     names = [input] if input else [getattr(features, "input_name", None), *result.inputs]
     est = None
@@ -279,14 +285,19 @@ def estimate_insights(data: InsightsData, *, n_networks: int = 3, n_sets: int = 
     run, plus one feature-stage fit per reference (timed once here when there is a stage),
     ``1 + n_networks`` gene scans on ``samples`` (timed on the real network's first genes) and
     the masked-accuracy null of ``n_sets`` random gene sets on the other samples (timed on a
-    few sets; counted as if core genes are found).
+    few sets; counted as if core genes are found). On a Dask cluster (the current executor,
+    :mod:`genoapp.execution`) the references, gene-scan chunks and random sets are spread
+    over its workers: those parts are divided by the number of workers (the probes are timed
+    in this process, one worker's share).
     """
+    ex = current_executor()
+    n_w = ex.n_workers if ex.distributed else 1
     hist = getattr(data.model, "history_", None) or []
     per_epoch = float(np.median([h.get("seconds", 0.0) for h in hist])) if hist else 1.0
     epochs = getattr(data.model, "best_epoch_", None) or len(hist) or 10
     # references fit all training rows; the real network's measured epochs may have held out
     # a validation fold (planning rule: 20 % more rows per epoch)
-    train = n_networks * epochs * per_epoch * 1.2
+    train = -(-n_networks // n_w) * epochs * per_epoch * 1.2
     stage = 0.0
     if data.stage is not None:
         from sklearn.base import clone
@@ -304,8 +315,9 @@ def estimate_insights(data: InsightsData, *, n_networks: int = 3, n_sets: int = 
                           y=data.features.y, split=data.features.split)
     try:
         t0 = time.perf_counter()
-        gene_scan(data.model, timing, samples=samples)
-        scan = (time.perf_counter() - t0) * genes.size / (n_sub + 1) * (1 + n_networks)
+        with use_executor(None):
+            gene_scan(data.model, timing, samples=samples)
+        scan = (time.perf_counter() - t0) * genes.size / (n_sub + 1) * (1 + n_networks) / n_w
     except Exception:  # noqa: BLE001 - an estimate never stops the page
         scan = 0.05 * genes.size * (1 + n_networks)
     masked = 0.0
@@ -314,9 +326,10 @@ def estimate_insights(data: InsightsData, *, n_networks: int = 3, n_sets: int = 
         probe = min(5, int(n_sets))
         try:
             t0 = time.perf_counter()
-            permutation_null(data.model, data.features, list(genes[:1]), samples=other,
-                             n_sets=probe, random_state=0)
-            masked = (time.perf_counter() - t0) * int(n_sets) / probe
+            with use_executor(None):
+                permutation_null(data.model, data.features, list(genes[:1]), samples=other,
+                                 n_sets=probe, random_state=0)
+            masked = (time.perf_counter() - t0) * int(n_sets) / probe / n_w
         except Exception:  # noqa: BLE001 - an estimate never stops the page
             masked = 0.0
     return float(train + stage + scan + masked + 2.0)

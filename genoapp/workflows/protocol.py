@@ -37,6 +37,17 @@ traits with missing values masked. Training can be stopped at any time through a
 :class:`genoapp.train.StopFlag`: a running torch fit ends after its current mini-batch and the
 task keeps the best model fitted so far (its row says ``stopped``); later tasks are skipped.
 
+**Where the tasks run.** Every task (one model on one input and outer fold, and trait) is an
+independent job: :func:`_task_job` runs it on a copy of the protocol's engine and returns what
+it produced (metric and fold rows, predictions, the final model...), and the caller merges the
+pieces in task order. In-process (the default) the tasks run one after the other with live
+events, as always; inside :func:`genoapp.execution.use_executor` with a Dask setting they run
+on the cluster's workers (:meth:`genoapp.execution.Executor.map`), and the result is the same
+(same seeds, same merge order). Torch fits are identical when this process trains with one
+thread, as each worker does (``OMP_NUM_THREADS=1``); with more threads their floating-point sums
+differ, and so do their metrics, slightly (e.g. a test ROC AUC by 1e-4). Optuna trials inside one task stay sequential: TPE proposes each trial
+from the earlier ones, so running them at once would change the search.
+
 The protocol knows nothing about the app: progress is reported as plain dict events
 (:func:`run_protocol`), and the result (:class:`ProtocolResult`) is what the run store, the
 HTML report and the pages read.
@@ -44,6 +55,7 @@ HTML report and the pages read.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import math
@@ -56,6 +68,7 @@ import pandas as pd
 from sklearn.model_selection import ParameterGrid
 
 from genoapp.errors import ConfigError, GenoappError, InputDataError
+from genoapp.execution import JobsStopped, current_executor
 from genoapp.logs import get_logger
 from genoapp.metrics import (
     classification_metrics,
@@ -724,6 +737,9 @@ class ProtocolResult:
         The chosen candidate per input and outer fold (``params``, ``val_roc_auc``,
         ``described``: e.g. "top 20 SNPs: 20 SNPs in 20 genes, 20 features").
     stages : dict of (input, repeat, fold) -> fitted stage
+    covariates : genoapp.features.CovariateInputs or None
+        Covariates appended to the feature inputs by the workflow (their coding fitted on
+        training samples, the rows dropped for lacking a value); None without covariates.
     """
 
     task: str
@@ -747,6 +763,7 @@ class ProtocolResult:
     stage_metrics: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
     stage_choice: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
     stages: dict = dataclasses.field(default_factory=dict, repr=False)
+    covariates: Any = dataclasses.field(default=None, repr=False)
 
     @property
     def metric_names(self) -> tuple[str, ...]:
@@ -964,6 +981,100 @@ class _Engine:
         self._stage_rows_of: dict = {}
         self._plans: dict = {}
         self._data: dict = {}
+        self.remote = False    # a copy sent to Dask workers (:meth:`for_workers`)
+        self.events: list[dict] | None = None  # a worker's task events, replayed by the client
+        self._base: tuple = (0, frozenset(), frozenset())
+
+    # ------------------------------------------------------------------ one task = one job
+    def fork(self) -> _Engine:
+        """A copy for one task: the same inputs, settings and choices so far, empty outputs.
+
+        In this process the copy shares the per-fold caches (``_data``, ``_plans``) with this
+        engine, so later tasks reuse them. A worker's copy (of :meth:`for_workers`) gets caches
+        of its own (several threads of one Dask worker may run tasks at once) and collects its
+        events (not the epochs) in ``events`` for the client to replay.
+        """
+        e = copy.copy(self)
+        e.notes, e.metric_rows, e.fold_rows, e.pred_parts = [], [], [], []
+        e.histories, e.estimators, e.importance, e.stage_rows = {}, {}, {}, []
+        e.stage_choice = list(self.stage_choice)  # a shared stage copies its leader's row
+        e.stages, e._stage_rows_of = dict(self.stages), dict(self._stage_rows_of)
+        e.shared_choice = dict(self.shared_choice)
+        e._base = (len(self.stage_choice), frozenset(self.stages), frozenset(self.shared_choice))
+        if self.remote:
+            e._data, e._plans = {}, {}
+            e.events = []
+            e.emit = _EventLog(e.events)
+        return e
+
+    def for_workers(self) -> _Engine:
+        """The picklable copy shipped once to the Dask workers (``Executor.map``'s ``shared``).
+
+        Holds the inputs, settings, nested stages and shared choices; not the event sink, the
+        stop flag or the user's callbacks (they stay in this process: a stop is honoured between
+        tasks), nor any output or cache.
+        """
+        e = self.fork()
+        e._data, e._plans = {}, {}
+        e.emit, e.stop, e.user_callbacks, e.remote = None, _NoStop(), [], True
+        return e
+
+    def piece(self, index: int, outcome: str, error: str = "") -> _Piece:
+        """What this forked engine produced since :meth:`fork` (see :class:`_Piece`)."""
+        n_choice, stages0, shared0 = self._base
+        new_stages = {k: v for k, v in self.stages.items() if k not in stages0}
+        return _Piece(
+            index=index, outcome=outcome, error=error, notes=self.notes,
+            metric_rows=self.metric_rows, fold_rows=self.fold_rows, pred_parts=self.pred_parts,
+            histories=self.histories, estimators=self.estimators, importance=self.importance,
+            stage_rows=self.stage_rows, stage_choice=self.stage_choice[n_choice:],
+            stages=new_stages, stage_rows_of={k: self._stage_rows_of[k] for k in new_stages},
+            shared_choice={k: v for k, v in self.shared_choice.items() if k not in shared0},
+            events=list(self.events or ()))
+
+    def merge(self, p: _Piece) -> None:
+        """Add one task's piece to this engine's state (call in task order).
+
+        Importances are summed in the same order as one sequential run, so the sums are
+        bit-identical; a stage fitted by several workers is kept once (the first piece's);
+        final models get the engine's stage object back (one copy per fold, not per model).
+        """
+        for note in p.notes:  # e.g. "fewer validation folds" (every worker may say it)
+            if note not in self.notes:
+                self.notes.append(note)
+        fresh = [key for key in p.stages if key not in self.stages]
+        for key in fresh:
+            self.stages[key] = p.stages[key]
+            self._stage_rows_of[key] = p.stage_rows_of[key]
+            self.stage_choice += [c for c in p.stage_choice
+                                  if (c["input"], c["repeat"], c["fold"]) == key]
+        # rows of a stage fitted again elsewhere are dropped; those of a failed fit are kept
+        self.stage_rows += [r for r in p.stage_rows
+                            if (r["input"], r["repeat"], r["fold"]) in fresh
+                            or (r["input"], r["repeat"], r["fold"]) not in p.stages]
+        for k, v in p.shared_choice.items():
+            self.shared_choice.setdefault(k, v)
+        self.metric_rows += p.metric_rows
+        self.fold_rows += p.fold_rows
+        self.pred_parts += p.pred_parts
+        self.histories.update(p.histories)
+        for k, est in p.estimators.items():
+            st = self.stages.get((k.input, k.repeat, k.fold))
+            if isinstance(est, FittedModel) and est.stage is not None and st is not None:
+                est.stage = st
+            self.estimators[k] = est
+        for k, acc in p.importance.items():
+            tgt = self.importance.setdefault(k, {
+                "imp_sum": np.zeros_like(acc["imp_sum"]), "n_imp": 0,
+                "sel_sum": np.zeros_like(acc["sel_sum"]), "n_sel": 0})
+            if acc["n_imp"]:
+                tgt["imp_sum"] += acc["imp_sum"]
+                tgt["n_imp"] += acc["n_imp"]
+            if acc["n_sel"]:
+                tgt["sel_sum"] += acc["sel_sum"]
+                tgt["n_sel"] += acc["n_sel"]
+        if p.outcome == "failed" and p.index >= 0:
+            self.notes.append(p.error)
 
     # ------------------------------------------------------------------ data per outer fold
     def data(self, fold: OuterFold, input_name: str) -> _Data:
@@ -975,7 +1086,9 @@ class _Engine:
         X = self.snps if input_name == SNP_INPUT else self.inputs[input_name]
         stage = None
         if isinstance(X, StagedInput):
-            stage = self._fit_stage(fold, input_name, X)
+            stage = self.stages.get((input_name, fold.repeat, fold.fold))
+            if stage is None:  # the fold's first task fits it (a cluster: fitted beforehand)
+                stage = self._fit_stage(fold, input_name, X)
             X = stage.transform(np.asarray(X.data))
         if self.config.standardize:
             scaler = FoldScaler().fit(X[fold.train_idx], self.Y[fold.train_idx])
@@ -1383,6 +1496,223 @@ def _count_selected(mask, groups: np.ndarray) -> tuple[float, float, float]:
             float((m & (groups == "loading")).sum()))
 
 
+# ------------------------------------------------------------------------------- jobs
+class _NoStop(Callback):
+    """A worker's stop flag: never set (the client honours a stop between tasks)."""
+
+    stop_requested = False
+
+
+class _EventLog:
+    """A worker's event sink: keeps one task's events, not its epochs, for the client."""
+
+    def __init__(self, events: list):
+        self.events = events
+
+    def __call__(self, ev: dict) -> None:
+        if ev.get("event") != "epoch":
+            self.events.append(ev)
+
+
+@dataclasses.dataclass
+class _Piece:
+    """What one job (a task, or a nested stage) produced; merged with :meth:`_Engine.merge`.
+
+    Attributes
+    ----------
+    index : int
+        Task index in the queue (-1 for a stage job).
+    outcome : {"done", "stopped", "empty", "failed"}
+        "stopped": the task kept the best model so far after a stop; "empty": stopped before
+        any model existed; both end the queue. "failed": the task raised an error the protocol
+        tolerates (``error`` says which); what it recorded before is kept.
+    error : str
+        The note of a failed task.
+    events : list of dict
+        A worker's events (no epochs), replayed by the client; empty in-process (live there).
+    notes, metric_rows, fold_rows, pred_parts, histories, estimators, importance
+        What this task added to the engine's state of the same names.
+    stage_rows, stage_choice, stages, stage_rows_of, shared_choice
+        The same, for nested stages and shared tuning choices.
+    """
+
+    index: int
+    outcome: str
+    error: str
+    notes: list
+    metric_rows: list
+    fold_rows: list
+    pred_parts: list
+    histories: dict
+    estimators: dict
+    importance: dict
+    stage_rows: list
+    stage_choice: list
+    stages: dict
+    stage_rows_of: dict
+    shared_choice: dict
+    events: list
+
+
+_HALTS = ("stopped", "empty")
+
+
+def _task_base(t_i: int, n_tasks: int, tk: TaskKey, spec: ModelSpec) -> dict:
+    return {"task": t_i, "n_tasks": n_tasks, "model": spec.name, "key": spec.key,
+            "input": tk.input, "seed": tk.seed, "trait": tk.trait, "repeat": tk.repeat,
+            "fold_outer": tk.fold}
+
+
+def _task_job(item: tuple, engine: _Engine) -> _Piece:
+    """Run one task of the protocol on a fork of ``engine``; return its piece.
+
+    A module-level function, so that Dask workers import it by name.
+
+    Parameters
+    ----------
+    item : tuple
+        ``(task index, number of tasks, TaskKey, index of the outer fold in engine.outer)``.
+    engine : _Engine
+        The client's engine (in-process: live events and stop flag) or its
+        :meth:`_Engine.for_workers` copy (on a worker).
+
+    Returns
+    -------
+    _Piece
+        A task failing with a genoapp error, ValueError, RuntimeError or MemoryError (a bad
+        hyper-parameter for this input, out of memory...) is returned as ``"failed"`` with its
+        note, not raised: one model failing does not lose the rest of the queue.
+    """
+    t_i, n_tasks, tk, f_i = item
+    eng = engine.fork()
+    try:
+        out = eng.run_task(t_i, n_tasks, tk, engine.outer[f_i])
+    except (GenoappError, ValueError, RuntimeError, MemoryError) as exc:
+        spec = engine.models[tk.key]
+        msg = (f"{spec.name} on {tk.input}" + (f" ({tk.trait})" if engine.task == "regression" else "")
+               + f", fold {tk.repeat}.{tk.fold} (seed {tk.seed}) failed: "
+               f"{type(exc).__name__}: {exc}")
+        return eng.piece(t_i, "failed", msg)
+    return eng.piece(t_i, "empty" if out is None else "stopped" if out else "done")
+
+
+def _stage_job(item: tuple, engine: _Engine) -> _Piece:
+    """Fit the nested stage of one staged input on one outer fold (a cluster runs these
+    before the tasks, which then share the fitted stages); ``item`` is ``(index of the outer
+    fold, input name)``. A failure is returned (``"failed"``): the fold's tasks then try the
+    stage again themselves and report the error as their own, as in-process."""
+    f_i, name = item
+    eng = engine.fork()
+    try:
+        eng._fit_stage(engine.outer[f_i], name, engine.inputs[name])
+    except (GenoappError, ValueError, RuntimeError, MemoryError) as exc:
+        return eng.piece(-1, "failed", f"{type(exc).__name__}: {exc}")
+    return eng.piece(-1, "done")
+
+
+def _announce(piece: _Piece, item: tuple, engine: _Engine, emit, *, replay: bool) -> None:
+    """Client side of a finished task: replay a worker's events, report a failure."""
+    if replay:
+        for ev in piece.events:
+            emit(ev)
+    if piece.outcome == "failed":
+        t_i, n_tasks, tk, _ = item
+        _log.warning(piece.error)
+        emit({**_task_base(t_i, n_tasks, tk, engine.models[tk.key]), "event": "task_failed",
+              "error": piece.error})
+
+
+def _train_rows_key(fold: OuterFold) -> bytes:
+    return np.asarray(fold.train_idx, dtype=np.int64).tobytes()
+
+
+def _waves(items: list, outer: list, config: ProtocolConfig) -> list[list[int]]:
+    """Task indices in the order they can run at once on a cluster.
+
+    Without ``share_tuning`` every task is independent: one wave. With it, a task on an outer
+    fold whose training rows an earlier fold already had (a later seed of the same split)
+    reuses that fold's choice, so it runs in a second wave, after the first.
+    """
+    if not config.share_tuning:
+        return [list(range(len(items)))]
+    first: dict[bytes, int] = {}
+    lead, follow = [], []
+    for i, it in enumerate(items):
+        f_i = it[3]
+        lead_fold = first.setdefault(_train_rows_key(outer[f_i]), f_i)
+        (lead if lead_fold == f_i else follow).append(i)
+    return [w for w in (lead, follow) if w]
+
+
+def _run_on_cluster(ex, eng: _Engine, tasks: list, items: list, emit, stop) -> bool:
+    """Run the protocol's tasks on a Dask cluster; merge their pieces into ``eng`` in task
+    order. Returns True when stopped (on request, or a task that ended the queue)."""
+    n = len(tasks)
+    emit({"event": "message", "text": f"{n} task(s) on {ex.n_workers} Dask worker(s) "
+                                      f"({ex.setting}); progress as tasks finish"})
+    _log.info("protocol: %d task(s) on the Dask cluster %s (%d worker(s))", n, ex.setting,
+              ex.n_workers)
+    outer = eng.outer
+    # 1. nested stages (fitted once per input and fold, before the tasks that use them)
+    staged = list(dict.fromkeys((it[3], tk.input) for it, tk in zip(items, tasks, strict=True)
+                                if isinstance(eng.inputs.get(tk.input), StagedInput)))
+    if staged:
+        first: dict[tuple, int] = {}
+        lead, follow = [], []
+        for f_i, name in staged:
+            k = (name, _train_rows_key(outer[f_i]))
+            shared = eng.config.share_tuning and first.setdefault(k, f_i) != f_i
+            (follow if shared else lead).append((f_i, name))
+        emit({"event": "message", "text": f"fitting {len(lead)} nested feature stage(s) on the "
+                                          "cluster"})
+        try:
+            done = ex.map(_stage_job, lead, shared=[eng.for_workers()],
+                          should_stop=stop.should_stop, label="protocol-stages")
+        except JobsStopped as exc:
+            for i in sorted(exc.done):
+                if exc.done[i].outcome != "failed":
+                    eng.merge(exc.done[i])
+            return True
+        for p in done:
+            if p.outcome != "failed":
+                eng.merge(p)
+        for it in follow:  # copies of their leader's stage: cheap, here
+            p = _stage_job(it, eng)
+            if p.outcome != "failed":
+                eng.merge(p)
+        pos = {(name, outer[f_i].repeat, outer[f_i].fold): k for k, (f_i, name) in enumerate(staged)}
+        eng.stage_choice.sort(key=lambda c: pos[(c["input"], c["repeat"], c["fold"])])
+        eng.stage_rows.sort(key=lambda r: pos[(r["input"], r["repeat"], r["fold"])])
+    # 2. the tasks, in waves (share_tuning: later seeds after the first)
+    pieces: dict[int, _Piece] = {}
+    stopped = False
+    for wave in _waves(items, outer, eng.config):
+        if stop.stop_requested:
+            stopped = True
+            break
+
+        def on_result(j, piece, wave=wave):
+            _announce(piece, items[wave[j]], eng, emit, replay=True)
+
+        try:
+            done = dict(enumerate(ex.map(_task_job, [items[i] for i in wave],
+                                         shared=[eng.for_workers()], on_result=on_result,
+                                         should_stop=stop.should_stop, label="protocol")))
+        except JobsStopped as exc:
+            done, stopped = exc.done, True
+        for j in sorted(done):
+            pieces[wave[j]] = done[j]
+            for k, v in done[j].shared_choice.items():  # what the next wave reuses
+                eng.shared_choice.setdefault(k, v)
+        if stopped:
+            break
+    for i in sorted(pieces):
+        eng.merge(pieces[i])
+        if pieces[i].outcome in _HALTS:
+            return True
+    return stopped
+
+
 def run_protocol(inputs: dict, y, *, models: Sequence[ModelSpec], outer: Sequence[OuterFold],
                  config: ProtocolConfig | None = None, snps=None, traits: Sequence[str] | None = None,
                  feature_names: dict | None = None, feature_groups: dict | None = None,
@@ -1432,6 +1762,22 @@ def run_protocol(inputs: dict, y, *, models: Sequence[ModelSpec], outer: Sequenc
     Returns
     -------
     ProtocolResult
+
+    Notes
+    -----
+    The tasks (outer folds × seeds × models × inputs, × traits for single-output regressors)
+    are independent jobs run by :func:`genoapp.execution.current_executor`. In-process (the
+    default) they run one after the other with the events above, live. On a Dask cluster
+    (inside :func:`genoapp.execution.use_executor`) they run on the workers, each on a copy of
+    the inputs sent once; the pieces they return are merged in task order, so the result is
+    the same as in-process (torch fits: when this process also trains with one thread, as each
+    worker does; else within floating-point noise). There, a task's events (without its epochs, so no live curves) arrive when it
+    finishes, after a ``message`` event saying where the tasks run; ``stop`` cancels the tasks
+    not yet finished and keeps those that are (a running fit is not interrupted); ``callbacks``
+    are not called. Nested stages (:class:`StagedInput`) are fitted first, once per input and
+    fold; with ``share_tuning`` the later seeds of a split run after the first. Optuna trials
+    inside one task stay sequential: TPE proposes each trial from the finished ones, so running
+    trials at once would change the search; the parallelism is across tasks.
 
     Raises
     ------
@@ -1522,39 +1868,29 @@ def run_protocol(inputs: dict, y, *, models: Sequence[ModelSpec], outer: Sequenc
                                  f"0..{n - 1}.")
     spec_by_key = {m.key: m for m in models}
     tasks = plan_tasks(models, list(feats), has_snps=snps is not None, outer=outer, traits=traits)
-    fold_of = {(f.repeat, f.fold): f for f in outer}
     eng = _Engine(task=task, y=Y2, inputs=feats, snps=snps, models=spec_by_key, outer=outer,
                   config=config, traits=traits, callbacks=callbacks, emit=emit, stop=stop,
                   feature_groups=groups)
     eng.notes = notes
     _log.info("protocol: %s, %d task(s), %d model(s), %d outer fold(s), inputs %s", task,
               len(tasks), len(models), len(outer), list(all_inputs))
-    stopped = False
-    for t_i, tk in enumerate(tasks):
-        if stop.stop_requested:
-            stopped = True
-            break
-        spec = spec_by_key[tk.key]
-        try:
-            out = eng.run_task(t_i, len(tasks), tk, fold_of[(tk.repeat, tk.fold)])
-        except (GenoappError, ValueError, RuntimeError, MemoryError) as exc:
-            # one model failing (a bad hyper-parameter for this input, out of memory...) does not
-            # lose the rest of the queue; the reason is kept in the notes
-            msg = (f"{spec.name} on {tk.input}" + (f" ({tk.trait})" if task == "regression" else "")
-                   + f", fold {tk.repeat}.{tk.fold} (seed {tk.seed}) failed: "
-                   f"{type(exc).__name__}: {exc}")
-            notes.append(msg)
-            _log.warning(msg)
-            emit({"task": t_i, "n_tasks": len(tasks), "model": spec.name, "key": spec.key,
-                  "input": tk.input, "trait": tk.trait, "seed": tk.seed, "repeat": tk.repeat,
-                  "fold_outer": tk.fold, "event": "task_failed", "error": msg})
-            continue
-        if out is None:  # stopped before any model existed
-            stopped = True
-            break
-        if out:
-            stopped = True
-            break
+    fold_index = {(f.repeat, f.fold): i for i, f in enumerate(outer)}
+    items = [(t_i, len(tasks), tk, fold_index[(tk.repeat, tk.fold)]) for t_i, tk in enumerate(tasks)]
+    ex = current_executor()
+    if ex.distributed and len(tasks) > 1:
+        stopped = _run_on_cluster(ex, eng, tasks, items, emit, stop)
+    else:  # one task after the other, live events, stop between mini-batches
+        stopped = False
+        for item in items:
+            if stop.stop_requested:
+                stopped = True
+                break
+            piece = _task_job(item, eng)
+            _announce(piece, item, eng, emit, replay=False)
+            eng.merge(piece)
+            if piece.outcome in _HALTS:  # stopped (before any model existed, or kept the best)
+                stopped = True
+                break
     n_done = len(eng.estimators)  # completed tasks (one per trait for single-output regressors)
     if stopped:
         notes.append(f"Stopped on request; the tables cover the {n_done} fits completed.")

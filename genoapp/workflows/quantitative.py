@@ -29,6 +29,11 @@ import pandas as pd
 
 from genoapp.cohort import Cohort
 from genoapp.errors import ConfigError, InputDataError
+from genoapp.features.covariates import (
+    COVARIATE_GROUP,
+    fit_covariate_inputs,
+    no_dropped_rows,
+)
 from genoapp.features.pedigree import additive_relationship, pedigree_loadings
 from genoapp.logs import get_logger
 from genoapp.train.splits import OuterFold, repeated_kfold
@@ -111,6 +116,7 @@ def load_quantitative_data(
     bed,
     *,
     phenotypes,
+    covariates=None,
     pedigree=None,
     grm=None,
     relationship_scope: str = "all",
@@ -129,6 +135,9 @@ def load_quantitative_data(
     phenotypes : str, path-like or pandas.DataFrame
         Table keyed by FID/IID (see :func:`genoapp.io.read_sample_table`); its numeric
         columns are the candidate traits (``cohort.trait_names``).
+    covariates : str, path-like or pandas.DataFrame, optional
+        Covariate table keyed by FID/IID (sex, batch, litter...); its columns join the sample
+        table (candidate covariates of :func:`run_quantitative`), not the traits.
     pedigree : str, path-like or pandas.DataFrame, optional
         Pedigree (id, sire, dam); A is built by Henderson's method
         (:func:`genoapp.features.pedigree.additive_relationship`). Ids must be the IIDs.
@@ -173,7 +182,8 @@ def load_quantitative_data(
         raise ConfigError("Give a pedigree or a GRM, not both.")
     if relationship_scope not in ("all", "genotyped"):
         raise ConfigError(f"relationship_scope: 'all' or 'genotyped', got {relationship_scope!r}.")
-    cohort = Cohort.from_files(bed, phenotypes=phenotypes, name=name, read_options=read_options)
+    cohort = Cohort.from_files(bed, phenotypes=phenotypes, covariates=covariates, name=name,
+                               read_options=read_options)
     n, m = cohort.n_samples, cohort.n_variants
     if 4.0 * n * m > max_bytes:
         raise ConfigError(
@@ -316,6 +326,8 @@ def run_quantitative(
     n_components="elbow",
     folds: Sequence[OuterFold] | None = None,
     overrides: dict | None = None,
+    covariates: Sequence[str] = (),
+    covariate_pcs: int = 0,
     callbacks=(),
     on_event=None,
     stop=None,
@@ -346,6 +358,21 @@ def run_quantitative(
         one observed trait).
     overrides : dict of key -> dict, optional
         Fixed model parameters (e.g. ``{"grvsnn": {"n_hidden": 32}, "brr": {"n_iter": 1500}}``).
+    covariates : sequence of str, default ()
+        Sample-table columns (e.g. of the covariate table: sex, litter, batch) appended to
+        every input set as model inputs, group ``"covariate"``, named as
+        :func:`genoapp.features.covariate_design` codes them: numeric as they are, categorical
+        one-hot against the most frequent level. The levels are fixed on the samples with a
+        trait (label-free: covariate values only; a level absent from a training fold is a
+        constant column there, which the fold's standardisation sets to 0); the columns are
+        standardised inside every training fold with the other inputs (``FoldScaler``).
+        Samples lacking a covariate value are left out of every fold (counted in ``notes``,
+        listed in ``result.covariates.dropped``).
+    covariate_pcs : int, default 0
+        Also append this many PCs of the markers (``PC1``...): a PCA
+        (:class:`~genoapp.features.AllPCA`, centred dosages) of the samples with a trait and
+        every covariate. Like the pedigree loadings it is label-free and uses every such
+        sample, test folds included (no trait value enters it).
     callbacks, on_event, stop
         Passed to :func:`~genoapp.workflows.protocol.run_protocol`.
 
@@ -353,13 +380,18 @@ def run_quantitative(
     -------
     ProtocolResult
         Task "regression"; ``info`` holds ``n_components``, ``elbow``, ``plateau``,
-        ``relationship``, ``skipped``, ``data``.
+        ``relationship``, ``skipped``, ``data`` (and ``covariates``, the coding's description,
+        with covariates); ``covariates`` is the fitted
+        :class:`~genoapp.features.CovariateInputs` (None without covariates).
 
     Raises
     ------
     ConfigError
         No trait, unknown trait or input set, loadings without a relationship matrix, no
-        available model.
+        available model, ``covariate_pcs`` < 0.
+    InputDataError
+        A covariate that is not a column of the sample table, or too few samples with every
+        covariate.
     """
     traits = list(traits)
     if not traits:
@@ -388,6 +420,36 @@ def run_quantitative(
     m = resolve_rank(cohort, n_components) if "markers + loadings" in input_sets else None
     Y = cohort.samples[traits].to_numpy(dtype=np.float64)
     rows = np.flatnonzero(np.isfinite(Y).any(axis=1))
+    covariates = tuple(dict.fromkeys(str(c) for c in (covariates or ())))
+    G = cohort.read_dosages()
+    cov = Xc = None
+    cov_notes: list[str] = []
+    if covariates or covariate_pcs:
+        clash = [c for c in covariates if c in traits]
+        if clash:
+            raise ConfigError(f"{', '.join(clash)}: chosen both as trait and as covariate.")
+        cov = fit_covariate_inputs(cohort.samples, covariates, rows=rows, snps=G,
+                                   n_pcs=int(covariate_pcs), standardize=False,
+                                   random_state=config.random_state)
+        enc = cov.encode(cohort.samples if covariates else None, G if cov.n_pcs else None)
+        cov_notes = [f"Covariates as inputs (coded on the {cov.n_fit:,} samples with a trait "
+                     f"and every covariate): {n}" for n in cov.notes]
+        lost = rows[~enc.complete[rows]]
+        cov.dropped = no_dropped_rows()
+        if lost.size:
+            miss = enc.missing.to_numpy()[lost]
+            per = ", ".join(f"{c}: {sum(c in q.split(', ') for q in miss):,}" for c in covariates
+                            if any(c in q.split(', ') for q in miss))
+            cov.dropped = pd.DataFrame({
+                "FID": cohort.samples["FID"].to_numpy()[lost],
+                "IID": cohort.samples["IID"].to_numpy()[lost], "missing_covariates": miss,
+                "set": ""})
+            rows = rows[enc.complete[rows]]
+            cov_notes.append(f"Covariates as inputs: {lost.size:,} samples with a trait lack a "
+                             f"covariate value ({per}) and were left out of every fold "
+                             f"({rows.size:,} used); their IDs are "
+                             "ProtocolResult.covariates.dropped.")
+        Xc = np.where(enc.complete[:, None], enc.X, np.float32(0.0)).astype(np.float32)
     if folds is None:
         folds = repeated_kfold(len(Y), n_splits=config.n_splits, n_repeats=config.n_repeats,
                                random_state=config.random_state, rows=rows)
@@ -397,14 +459,22 @@ def run_quantitative(
         folds = [dataclasses.replace(f, train_idx=np.asarray(f.train_idx)[keep[f.train_idx]],
                                      test_idx=np.asarray(f.test_idx)[keep[f.test_idx]])
                  for f in folds]
-    G = cohort.read_dosages()
     inputs, names, groups = {}, {}, {}
     for s in input_sets:
         X, nm, gr = build_inputs(cohort, input_set=s, n_components=m or "elbow", markers=G)
+        if cov is not None and cov.n_columns:
+            X = np.ascontiguousarray(np.column_stack([np.asarray(X, dtype=np.float32), Xc]))
+            nm = [*nm, *cov.columns]
+            gr = np.concatenate([np.asarray(gr, dtype=object),
+                                 np.full(cov.n_columns, COVARIATE_GROUP, dtype=object)])
         inputs[s], names[s], groups[s] = X, nm, gr
     result = run_protocol(inputs, Y, models=specs, outer=folds, config=config, traits=traits,
                           feature_names=names, feature_groups=groups, callbacks=callbacks,
                           on_event=on_event, stop=stop)
+    if cov is not None:
+        result.covariates = cov
+        result.info["covariates"] = cov.describe()
+        result.notes[:0] = cov_notes
     rel = cohort.relationship
     result.info.update({
         "n_components": m, "elbow": None if rel is None else int(rel.elbow),
