@@ -33,7 +33,7 @@ import numpy as np
 
 from genoapp.errors import InputDataError
 
-__all__ = ["ArraySource", "BedSource", "Block", "make_source"]
+__all__ = ["ArraySource", "BedFile", "BedSource", "Block", "make_source"]
 
 
 @dataclasses.dataclass
@@ -77,6 +77,45 @@ class Block:
     sums: np.ndarray | None = None
     codes: np.ndarray | None = None
     fit_pos: np.ndarray | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class BedFile:
+    """The dimensions and paths of a PLINK fileset, without its tables (what :class:`BedSource`
+    reads; a Dask worker builds one from a path instead of parsing the .bim/.fam again)."""
+
+    bed_path: Path
+    fam_path: Path
+    n_samples: int
+    n_variants: int
+
+    @classmethod
+    def check(cls, bed, fam, *, n_samples: int, n_variants: int) -> BedFile:
+        """Check the .bed's magic bytes and size, then describe it.
+
+        Raises
+        ------
+        InputDataError
+            The file cannot be read here (not on shared storage?) or does not match.
+        """
+        bed = Path(bed)
+        expected = 3 + int(n_variants) * ((int(n_samples) + 3) // 4)
+        try:
+            with open(bed, "rb") as fh:
+                magic = fh.read(3)
+            size = bed.stat().st_size
+        except OSError as exc:
+            raise InputDataError(
+                f".bed file {bed}: cannot be read on this machine ({exc}). Cluster workers read "
+                "the genotypes by path: put the fileset on storage every worker mounts at the "
+                "same path."
+            ) from None
+        if magic != b"\x6c\x1b\x01" or size != expected:
+            raise InputDataError(
+                f".bed file {bed}: {size:,} bytes starting {magic.hex(' ')}; expected {expected:,} "
+                "bytes starting 6c 1b 01. The file changed since it was opened; open it again."
+            )
+        return cls(bed, Path(fam), int(n_samples), int(n_variants))
 
 
 def _torch():
@@ -235,7 +274,7 @@ class BedSource(_Source):
 
     Parameters
     ----------
-    genotypes : genoapp.io.PlinkGenotypes
+    genotypes : genoapp.io.PlinkGenotypes or BedFile
         The opened fileset (validated .bed size and magic bytes).
     rows : numpy.ndarray of int, shape (n,), or None
         Samples (0-based rows of the .fam) to deliver, in output order (None: all, file order).
@@ -265,6 +304,25 @@ class BedSource(_Source):
     @staticmethod
     def is_integer_coded(cols) -> bool:
         return True
+
+    def spec(self) -> dict:
+        """What a Dask worker needs to open the same source: the .bed path (to be read from
+        shared storage), the fileset's dimensions, the rows and the fitting rows (no genotype)."""
+        g = self.genotypes
+        return {"bed": str(Path(g.bed_path).absolute()), "fam": str(g.fam_path), "n_samples": int(g.n_samples),
+                "n_variants": int(g.n_variants), "rows": self.rows, "fit_pos": self.fit_pos}
+
+    @classmethod
+    def from_spec(cls, spec: dict) -> BedSource:
+        """The source described by :meth:`spec` (the .bed is checked, the .bim/.fam not read).
+
+        Raises
+        ------
+        InputDataError
+            The .bed is absent on this machine or its size does not match the fileset.
+        """
+        return cls(BedFile.check(spec["bed"], spec["fam"], n_samples=spec["n_samples"],
+                                 n_variants=spec["n_variants"]), spec["rows"], spec["fit_pos"])
 
     def codes(self, cols: np.ndarray) -> np.ndarray:
         """int8 dosages of A1, (len(cols), n_rows), -1 = missing (a reused buffer)."""

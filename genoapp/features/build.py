@@ -165,6 +165,47 @@ class FeatureSet:
         """0/1 labels of the rows (from the split), or None."""
         return None if self.split is None else np.asarray(self.split.y)
 
+    def to_zarr(self, path, *, rows="all", samples=None, chunks=None, overwrite: bool = False):
+        """Write ``X`` with the feature names and genes as a chunked Zarr v3 store.
+
+        See :func:`genoapp.features.zarr_store.write_features_zarr` (atomic; read it back with
+        :func:`~genoapp.features.zarr_store.open_features_zarr`). With labels (a split), the
+        store holds them as ``y``: ``fs.to_zarr("train.zarr", rows="train")`` is the input of
+        ``torchrun ... -m genoapp train-ddp --features train.zarr``.
+
+        Parameters
+        ----------
+        path : str or path-like
+        rows : {"all", "train", "test"} or array-like of int, default "all"
+            The rows to write (:meth:`rows`).
+        samples : pandas.DataFrame or array-like, optional
+            Sample IDs of all rows of ``X`` (e.g. FID/IID); default row numbers.
+        chunks : tuple of int, optional
+        overwrite : bool, default False
+
+        Returns
+        -------
+        pathlib.Path
+        """
+        from genoapp.features.zarr_store import write_features_zarr
+
+        features = pd.DataFrame({"name": np.asarray(self.feature_names).astype(str),
+                                 "gene": np.asarray(self.feature_gene).astype(str)})
+        idx = self.rows(rows)
+        if samples is None:
+            samples = pd.DataFrame({"row": idx.astype(str)})
+        elif isinstance(samples, pd.DataFrame):
+            samples = samples.iloc[idx].reset_index(drop=True)
+        else:
+            samples = np.asarray(samples)[idx]
+        y = self.y
+        return write_features_zarr(np.asarray(self.X)[idx], path, samples=samples,
+                                   features=features, chunks=chunks, overwrite=overwrite,
+                                   labels=None if y is None else np.asarray(y)[idx],
+                                   attrs={"input": self.input_name, "rows": str(rows)
+                                          if isinstance(rows, str) else "subset",
+                                          "config": dataclasses.asdict(self.config)})
+
     def rows(self, samples="train") -> np.ndarray:
         """Row indices of a sample set: ``"train"``, ``"test"``, ``"all"`` or an index array.
 

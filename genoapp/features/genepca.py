@@ -31,6 +31,13 @@ Streaming and batched (the authors ran scikit-learn ``PCA`` gene by gene):
   ``dsyevr`` subset), in float64.
 * On a GPU (``device="auto"`` when present) the data and products are in float64 on the GPU
   and the eigensolvers run on the CPU threads.
+* On a Dask cluster (``with use_executor(...)``, :mod:`genoapp.execution`) and for a .bed on
+  disk (CPU device), consecutive blocks of genes go to the workers: each reads its SNPs from
+  the .bed by path (shared storage), runs the same per-block code and returns the block's
+  means, missing counts, eigenvalues and loadings, which the client assembles into the model,
+  and its scores (written straight into the output file when ``out`` is on storage the
+  workers share, else sent back). Results are identical to the in-process run. The projection
+  of new samples (:func:`gene_pca_transform`) is distributed the same way.
 
 The result equals ``sklearn.decomposition.PCA(n_components=k_g)`` fitted per gene, signs included
 (scikit-learn's ``svd_flip(u_based_decision=False)``: the loading of largest absolute value of
@@ -41,9 +48,11 @@ error of about 1e-6.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import struct
+import threading
 import time
 from pathlib import Path
 
@@ -508,67 +517,47 @@ class GenePCA(BaseEstimator):
         small_max = _SMALL_MAX[prec]
         n_blocks = len(plan.blocks)
 
-        # Genes of a block are spread over worker threads, each running single-threaded torch /
-        # LAPACK / numba code: coarse-grained parallelism, robust on a busy machine. (On a GPU
-        # the products run there and the eigensolvers on the CPU threads.)
-        n_workers = max(1, min(torch.get_num_threads(), 32))
-        prev_threads = torch.get_num_threads()
-        pool = None
-        if n_workers > 1:
-            from concurrent.futures import ThreadPoolExecutor
+        ctx = _FitContext(prec=prec, dev=dev, kcap=kcap, n_fit=n_fit, n_rows=n_rows, eps=eps,
+                          small_max=small_max)
+        block_cols = [_block_cols(plan, g0, g1) for g0, g1 in plan.blocks]
+        done = [0]
 
-            pool = ThreadPoolExecutor(n_workers, initializer=torch.set_num_threads,
-                                      initargs=(1,))
-            torch.set_num_threads(1)  # no OpenMP team spinning in the main thread either
-        source.pool = pool
-        block_cols = [np.unique(plan.vidx[plan.offsets[g0] : plan.offsets[g1 - 1] + plan.sizes[g1 - 1]])
-                      for g0, g1 in plan.blocks]
-        source.reserve(max(len(c) for c in block_cols))
-        try:
-            for bi, (g0, g1) in enumerate(plan.blocks):
-                cols = block_cols[bi]
-                blk = source.block(cols, mode=prec, device=dev)
-                new = ~counted[cols]
-                counted[cols] = True
-                n_imp_fit += int(blk.n_miss_fit[new].sum())
-                n_imp_all += int(blk.n_miss_all[new].sum())
-                n_all_missing += int((blk.n_miss_fit[new] == n_fit).sum())
-                mean[cols] = blk.means
-                genes = np.arange(g0, g1)
-                local = [np.searchsorted(cols, plan.vidx[plan.offsets[g]:plan.offsets[g] + plan.sizes[g]])
-                         for g in genes]
-                sizes = plan.sizes[genes]
-                small = genes[(sizes <= small_max) & (kcap[genes] > 0)]
-                large = genes[(sizes > small_max) & (kcap[genes] > 0)]
-                large = large[np.argsort(-plan.sizes[large], kind="stable")]  # longest first
-                tasks = [(np.array([g]), None) for g in large]
-                if len(small):
-                    b_of = np.searchsorted(_BUCKETS, plan.sizes[small])
-                    for b in np.unique(b_of)[::-1]:
-                        P = int(_BUCKETS[b])
-                        gs = small[b_of == b]
-                        step = max(1, _BATCH_ELEMENTS // (P * n_rows))
-                        tasks += [(gs[c0 : c0 + step], P) for c0 in range(0, len(gs), step)]
+        def absorb(cols, stats, results) -> None:
+            """Client-side reduction of one block (identical whichever process computed it)."""
+            nonlocal n_imp_fit, n_imp_all, n_all_missing
+            means, miss_fit, miss_all = stats
+            new = ~counted[cols]
+            counted[cols] = True
+            n_imp_fit += int(miss_fit[new].sum())
+            n_imp_all += int(miss_all[new].sum())
+            n_all_missing += int((miss_fit[new] == n_fit).sum())
+            mean[cols] = means
+            for gb, res in results:
+                self._store(res, gb, plan, n_comp, total_var, ev_pad, loadings)
+            done[0] += 1
+            if progress is not None:
+                progress(done[0] / n_blocks, f"Gene-PCA: block {done[0]}/{n_blocks}")
 
-                def run(task, blk=blk, local=local, g0=g0, out_t=out_t):
-                    gb, P = task
-                    if P is None:
-                        return self._large_gene(blk, local[gb[0] - g0], n_fit, int(kcap[gb[0]]),
-                                                eps, prec, out_t, int(first_cap[gb[0]]))
-                    return self._small_batch(blk, gb, local, g0, P, n_fit, kcap, eps, prec,
-                                             out_t, first_cap)
-
-                results = pool.map(run, tasks) if pool is not None else map(run, tasks)
-                for (gb, _), res in zip(tasks, results, strict=True):
-                    self._store(res, gb, plan, n_comp, total_var, ev_pad, loadings)
-                if progress is not None:
-                    progress((bi + 1) / n_blocks, f"Gene-PCA: block {bi + 1}/{n_blocks}")
-                del blk, results
-        finally:
-            source.pool = None
-            if pool is not None:
-                pool.shutdown()
-            torch.set_num_threads(prev_threads)
+        jobs = _gene_jobs(source, plan, dev)
+        if jobs is not None:  # a Dask cluster and a .bed on disk: blocks of genes on the workers
+            _fit_distributed(self, source, plan, ctx, jobs, block_cols, scores_t, first_cap,
+                             absorb)
+        else:
+            # Genes of a block are spread over worker threads, each running single-threaded
+            # torch / LAPACK / numba code: coarse-grained parallelism, robust on a busy machine.
+            # (On a GPU the products run there and the eigensolvers on the CPU threads.)
+            with _gene_threads(max(1, min(torch.get_num_threads(), 32))) as pool:
+                source.pool = pool
+                source.reserve(max(len(c) for c in block_cols))
+                try:
+                    for bi, (g0, g1) in enumerate(plan.blocks):
+                        cols = block_cols[bi]
+                        stats, results = self._fit_block(source, plan, g0, g1, cols, ctx, out_t,
+                                                         first_cap, pool)
+                        absorb(cols, stats, results)
+                        del results
+                finally:
+                    source.pool = None
         if want_scores and (n_comp < kcap).any():
             _compact_rows(scores_t, first_cap, n_comp)
 
@@ -631,6 +620,44 @@ class GenePCA(BaseEstimator):
             return None
         del scores_t, out_t
         return _finish(scores, path, n_rows, n_feat, out_dtype)
+
+    def _fit_block(self, source, plan: _Plan, g0: int, g1: int, cols: np.ndarray, ctx,
+                   out_t, first_cap, pool):
+        """Read genes ``g0..g1-1`` (columns ``cols``), fit their PCAs and write their scores.
+
+        The same code runs in this process and in a Dask job. Returns ``((means, n_miss_fit,
+        n_miss_all) of the block's columns, [(genes, result), ...])`` for :meth:`_store`;
+        scores go to ``out_t[first_cap[g] : first_cap[g] + k]`` when ``out_t`` is given.
+        """
+        prec, n_fit, n_rows, kcap, eps = ctx.prec, ctx.n_fit, ctx.n_rows, ctx.kcap, ctx.eps
+        blk = source.block(cols, mode=prec, device=ctx.dev)
+        genes = np.arange(g0, g1)
+        local = [np.searchsorted(cols, plan.vidx[plan.offsets[g]:plan.offsets[g] + plan.sizes[g]])
+                 for g in genes]
+        sizes = plan.sizes[genes]
+        small = genes[(sizes <= ctx.small_max) & (kcap[genes] > 0)]
+        large = genes[(sizes > ctx.small_max) & (kcap[genes] > 0)]
+        large = large[np.argsort(-plan.sizes[large], kind="stable")]  # longest first
+        tasks = [(np.array([g]), None) for g in large]
+        if len(small):
+            b_of = np.searchsorted(_BUCKETS, plan.sizes[small])
+            for b in np.unique(b_of)[::-1]:
+                P = int(_BUCKETS[b])
+                gs = small[b_of == b]
+                step = max(1, _BATCH_ELEMENTS // (P * n_rows))
+                tasks += [(gs[c0 : c0 + step], P) for c0 in range(0, len(gs), step)]
+
+        def run(task):
+            gb, P = task
+            if P is None:
+                return self._large_gene(blk, local[gb[0] - g0], n_fit, int(kcap[gb[0]]),
+                                        eps, prec, out_t, int(first_cap[gb[0]]))
+            return self._small_batch(blk, gb, local, g0, P, n_fit, kcap, eps, prec,
+                                     out_t, first_cap)
+
+        results = list(pool.map(run, tasks)) if pool is not None else [run(t) for t in tasks]
+        stats = (blk.means, blk.n_miss_fit, blk.n_miss_all)
+        return stats, [(gb, res) for (gb, _), res in zip(tasks, results, strict=True)]
 
     @staticmethod
     def _store(res, gb, plan, n_comp, total_var, ev_pad, loadings):
@@ -775,8 +802,6 @@ class GenePCA(BaseEstimator):
         n_rows = source.n_rows
         dev = torch.device(self.device_)
         plan = self._plan_
-        n_comp = self.genes_["n_components"].to_numpy()
-        first = self.genes_["first_feature"].to_numpy()
         n_feat = len(self.feature_names_)
         scores, path = _allocate(out, n_rows, n_feat, self._out_dtype)
         scores_t = scores.T
@@ -784,30 +809,50 @@ class GenePCA(BaseEstimator):
         if mode == "fast" and not source.is_integer_coded(np.flatnonzero(~np.isnan(self.mean_))):
             mode = "exact"
         n_blocks = len(plan.blocks)
-        for bi, (g0, g1) in enumerate(plan.blocks):
-            genes = np.arange(g0, g1)
-            genes = genes[n_comp[genes] > 0]
-            if len(genes) == 0:
-                continue
-            sl = slice(plan.offsets[g0], plan.offsets[g1 - 1] + plan.sizes[g1 - 1])
-            cols = np.unique(plan.vidx[sl])
-            blk = source.block(cols, mode=mode, means=self.mean_[cols], device=dev)
-            src = blk.centred
-            f0 = int(first[genes[0]])
-            fb = int(n_comp[genes].sum())
-            buf = np.empty((fb, n_rows), dtype=self._out_dtype)
-            for g in genes:
-                rows = np.searchsorted(cols, plan.vidx[plan.offsets[g]:plan.offsets[g] + plan.sizes[g]])
-                m, k = len(rows), int(n_comp[g])
-                V = self._load_flat[self._load_off[g] : self._load_off[g + 1]].reshape(m, k)
-                xg = src[torch.from_numpy(rows).to(src.device)]
-                sc = torch.from_numpy(V).to(device=src.device, dtype=src.dtype).T @ xg
-                buf[first[g] - f0 : first[g] - f0 + k] = sc.cpu().numpy()
-            scores_t[f0 : f0 + fb] = buf
-            if progress is not None:
-                progress((bi + 1) / n_blocks, f"Gene-PCA projection: block {bi + 1}/{n_blocks}")
+        jobs = _gene_jobs(source, plan, dev)
+        if jobs is not None:  # a Dask cluster and a .bed on disk: blocks of genes on the workers
+            _transform_distributed(self, source, mode, jobs, scores_t, progress)
+        else:
+            for bi, (g0, g1) in enumerate(plan.blocks):
+                res = self._transform_block(source, g0, g1, mode, dev)
+                if res is None:
+                    continue
+                f0, buf = res
+                scores_t[f0 : f0 + len(buf)] = buf
+                if progress is not None:
+                    progress((bi + 1) / n_blocks,
+                             f"Gene-PCA projection: block {bi + 1}/{n_blocks}")
         del scores_t
         return _finish(scores, path, n_rows, n_feat, self._out_dtype)
+
+    def _transform_block(self, source, g0: int, g1: int, mode: str, dev):
+        """Scores of genes ``g0..g1-1`` on the fitted components (same code in a Dask job).
+
+        Returns ``(first feature, scores (n_block_features, n_rows))``, or None when these
+        genes have no component.
+        """
+        torch = _import_torch()
+        plan = self._plan_
+        n_comp = self.genes_["n_components"].to_numpy()
+        first = self.genes_["first_feature"].to_numpy()
+        genes = np.arange(g0, g1)
+        genes = genes[n_comp[genes] > 0]
+        if len(genes) == 0:
+            return None
+        cols = _block_cols(plan, g0, g1)
+        blk = source.block(cols, mode=mode, means=self.mean_[cols], device=dev)
+        src = blk.centred
+        f0 = int(first[genes[0]])
+        fb = int(n_comp[genes].sum())
+        buf = np.empty((fb, source.n_rows), dtype=self._out_dtype)
+        for g in genes:
+            rows = np.searchsorted(cols, plan.vidx[plan.offsets[g]:plan.offsets[g] + plan.sizes[g]])
+            m, k = len(rows), int(n_comp[g])
+            V = self._load_flat[self._load_off[g] : self._load_off[g + 1]].reshape(m, k)
+            xg = src[torch.from_numpy(rows).to(src.device)]
+            sc = torch.from_numpy(V).to(device=src.device, dtype=src.dtype).T @ xg
+            buf[first[g] - f0 : first[g] - f0 + k] = sc.cpu().numpy()
+        return f0, buf
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         """Feature names ``"chrom:GENE:pc"`` (scikit-learn API)."""
@@ -843,6 +888,238 @@ class GenePCA(BaseEstimator):
         V = self._load_flat[self._load_off[g] : self._load_off[g + 1]].reshape(m, k)
         return pd.DataFrame(V, index=pd.Index(vidx, name="variant_index"),
                             columns=[f"pc{j + 1}" for j in range(k)])
+
+
+# ----------------------------------------------------------------------------- blocks on a cluster
+
+
+@dataclasses.dataclass
+class _FitContext:
+    """What every block of one fit shares (sent once to the Dask workers)."""
+
+    prec: str
+    dev: object
+    kcap: np.ndarray
+    n_fit: int
+    n_rows: int
+    eps: float
+    small_max: int
+
+
+def _block_cols(plan: _Plan, g0: int, g1: int) -> np.ndarray:
+    """Sorted variant columns of genes ``g0..g1-1``."""
+    return np.unique(plan.vidx[plan.offsets[g0] : plan.offsets[g1 - 1] + plan.sizes[g1 - 1]])
+
+
+@contextlib.contextmanager
+def _gene_threads(n_threads: int, *, single: bool = False):
+    """A pool of ``n_threads`` threads for the genes of a block, each with single-threaded torch
+    (None for one thread; then torch is made single-threaded only with ``single``)."""
+    torch = _import_torch()
+    prev = torch.get_num_threads()
+    pool = None
+    if n_threads > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(n_threads, initializer=torch.set_num_threads, initargs=(1,))
+        torch.set_num_threads(1)  # no OpenMP team spinning in the main thread either
+    elif single:
+        torch.set_num_threads(1)
+    try:
+        yield pool
+    finally:
+        if pool is not None:
+            pool.shutdown()
+        torch.set_num_threads(prev)
+
+
+def _gene_jobs(source, plan: _Plan, dev) -> list | None:
+    """Ranges of gene blocks for the Dask workers, or None to run in this process.
+
+    Distributed only when the current executor is a cluster, the genotypes are a .bed on disk
+    (the workers read their blocks by path) and the device is the CPU (a GPU run stays in the
+    process that holds the GPU).
+    """
+    from genoapp.features.blocks import BedSource
+    from genoapp.qc.distributed import distributed_blocks
+
+    if not isinstance(source, BedSource) or getattr(dev, "type", "cpu") != "cpu":
+        return None
+    return distributed_blocks(len(plan.blocks), min_block=1)
+
+
+# The last source opened by each thread of this (worker) process, with its block buffers: the
+# jobs of one fit reuse them instead of allocating (and page-faulting) about 1 GB each at paper
+# scale. Per thread, so that a worker running several jobs at once never shares buffers.
+_WORKER_SOURCE = threading.local()
+
+
+def _worker_source(spec: dict, cls):
+    """``cls.from_spec(spec)``, reused while the .bed file and the row selections are the same."""
+    import hashlib
+
+    st = os.stat(spec["bed"])
+    digest = hashlib.blake2b(digest_size=16)
+    for arr in (spec["rows"], spec["fit_pos"]):
+        digest.update(b"-" if arr is None else np.ascontiguousarray(arr).tobytes())
+        digest.update(b"|")
+    key = (spec["bed"], spec["n_samples"], spec["n_variants"], st.st_size, st.st_mtime_ns,
+           digest.hexdigest())
+    hit = getattr(_WORKER_SOURCE, "source", None)
+    if hit is not None and hit[0] == key:
+        return hit[1]
+    _WORKER_SOURCE.source = None  # free the previous buffers first
+    source = cls.from_spec(spec)
+    _WORKER_SOURCE.source = (key, source)
+    return source
+
+
+def _out_file(scores_t) -> dict | None:
+    """Where workers may write score rows straight into the output ``.npy`` (a memory map of
+    the client): path, data offset, row length and the file's identity; None in RAM."""
+    base = getattr(scores_t, "base", None)
+    mm = scores_t if isinstance(scores_t, np.memmap) else base
+    while mm is not None and not isinstance(mm, np.memmap):
+        mm = getattr(mm, "base", None)
+    if mm is None or not getattr(mm, "filename", None) or not scores_t.flags.c_contiguous:
+        return None
+    st = os.stat(mm.filename)
+    if st.st_size != int(mm.offset) + scores_t.nbytes:  # not the whole data of the file
+        return None
+    return {"path": str(mm.filename), "offset": int(mm.offset), "row_bytes":
+            int(scores_t.shape[1] * scores_t.itemsize), "ino": st.st_ino, "size": st.st_size,
+            "dtype": str(scores_t.dtype)}
+
+
+def _write_rows(out_file: dict | None, f0: int, rows: np.ndarray) -> bool:
+    """Write score rows ``f0..`` into the client's output file when this worker sees the same
+    file (shared storage: same path, inode and size); False (send them back) otherwise."""
+    if out_file is None or len(rows) == 0:
+        return False
+    try:
+        st = os.stat(out_file["path"])
+    except OSError:
+        return False
+    if (st.st_ino, st.st_size) != (out_file["ino"], out_file["size"]):
+        return False
+    data = memoryview(np.ascontiguousarray(rows, dtype=out_file["dtype"])).cast("B")
+    pos = out_file["offset"] + f0 * out_file["row_bytes"]
+    fd = os.open(out_file["path"], os.O_WRONLY)
+    try:
+        done = 0
+        while done < len(data):  # pwrite may write less than asked (about 2 GB at most)
+            done += os.pwrite(fd, data[done:], pos + done)
+    finally:
+        os.close(fd)
+    return True
+
+
+def _fit_job(item, job):
+    """Dask job: fit (and score) the gene blocks ``item = (b0, b1)`` of ``job["plan"]``.
+
+    The worker opens the .bed of ``job["spec"]`` by path and runs :meth:`GenePCA._fit_block`,
+    the code of the in-process path. Returns ``{"blocks": [(block, stats, results)], "f0":
+    first score row, "scores": (rows, n_samples) array or None}``.
+    """
+    from threadpoolctl import threadpool_limits
+
+    from genoapp.features.blocks import BedSource
+    from genoapp.qc.distributed import job_threads
+
+    params, spec, plan, ctx = job["params"], job["spec"], job["plan"], job["ctx"]
+    first_cap, want_scores, hosts = job["first_cap"], job["want_scores"], job["hosts"]
+    torch = _import_torch()
+    b0, b1 = item
+    model = GenePCA(**params)
+    out_dtype, _ = model._check_params()
+    source = _worker_source(spec, BedSource)
+    g_lo, g_hi = plan.blocks[b0][0], plan.blocks[b1 - 1][1]
+    f_lo = int(first_cap[g_lo])
+    f_hi = int(first_cap[g_hi - 1] + ctx.kcap[g_hi - 1])
+    scores = np.empty((f_hi - f_lo, ctx.n_rows), dtype=out_dtype) if want_scores else None
+    out_t = torch.from_numpy(scores) if want_scores and f_hi > f_lo else None
+    local_first = np.asarray(first_cap) - f_lo
+    cols = [_block_cols(plan, *plan.blocks[bi]) for bi in range(b0, b1)]
+    blocks = []
+    with threadpool_limits(limits=1, user_api="blas"), \
+            _gene_threads(job_threads(hosts), single=True) as pool:
+        source.pool = pool
+        source.reserve(max(len(c) for c in cols))
+        for bi, c in zip(range(b0, b1), cols, strict=True):
+            g0, g1 = plan.blocks[bi]
+            stats, results = model._fit_block(source, plan, g0, g1, c, ctx, out_t, local_first,
+                                              pool)
+            blocks.append((bi, stats, results))
+        source.pool = None
+    if scores is not None and _write_rows(job["out_file"], f_lo, scores):
+        scores = None  # written straight into the output file: nothing to send back
+    return {"blocks": blocks, "f0": f_lo, "scores": scores}
+
+
+def _fit_distributed(model: GenePCA, source, plan: _Plan, ctx: _FitContext, jobs, block_cols,
+                     scores_t, first_cap, absorb) -> None:
+    """Run :func:`_fit_job` on the workers; reduce each block here as its job finishes."""
+    from genoapp.execution import current_executor
+    from genoapp.qc.distributed import JobContext, hosts_of_workers
+
+    ex = current_executor()
+    want = scores_t is not None
+
+    def on_result(i: int, res: dict) -> None:
+        for bi, stats, results in res["blocks"]:
+            absorb(block_cols[bi], stats, results)
+        if want and res["scores"] is not None and len(res["scores"]):
+            scores_t[res["f0"] : res["f0"] + len(res["scores"])] = res["scores"]
+
+    job = JobContext({"params": model.get_params(), "spec": source.spec(), "plan": plan,
+                      "ctx": ctx, "first_cap": np.asarray(first_cap), "want_scores": want,
+                      "hosts": hosts_of_workers(ex), "out_file": _out_file(scores_t)})
+    ex.map(_fit_job, jobs, shared=(job,), on_result=on_result, label="gene-pca-fit")
+
+
+def _transform_job(item, job):
+    """Dask job: scores of the gene blocks ``item = (b0, b1)`` (:meth:`GenePCA._transform_block`
+    on the worker's own read of the .bed). Returns ``[(first feature, scores), ...]``."""
+    from genoapp.features.blocks import BedSource
+    from genoapp.qc.distributed import job_threads
+
+    model, spec, mode, hosts = job["model"], job["spec"], job["mode"], job["hosts"]
+    torch = _import_torch()
+    b0, b1 = item
+    source = _worker_source(spec, BedSource)
+    dev = torch.device(model.device_)
+    prev = torch.get_num_threads()
+    torch.set_num_threads(job_threads(hosts))
+    try:
+        out = []
+        for g0, g1 in model._plan_.blocks[b0:b1]:
+            res = model._transform_block(source, g0, g1, mode, dev)
+            if res is not None and not _write_rows(job["out_file"], res[0], res[1]):
+                out.append(res)
+        return out
+    finally:
+        torch.set_num_threads(prev)
+
+
+def _transform_distributed(model: GenePCA, source, mode: str, jobs, scores_t, progress) -> None:
+    """Run :func:`_transform_job` on the workers; write each job's scores here."""
+    from genoapp.execution import current_executor
+    from genoapp.qc.distributed import JobContext, hosts_of_workers
+
+    ex = current_executor()
+    n_blocks = len(model._plan_.blocks)
+    done = [0]
+
+    def on_result(i: int, res: list) -> None:
+        for f0, buf in res:
+            scores_t[f0 : f0 + len(buf)] = buf
+        done[0] += jobs[i][1] - jobs[i][0]
+        if progress is not None:
+            progress(done[0] / n_blocks, f"Gene-PCA projection: block {done[0]}/{n_blocks}")
+
+    job = JobContext({"model": model, "spec": source.spec(), "mode": mode,
+                      "hosts": hosts_of_workers(ex), "out_file": _out_file(scores_t)})
+    ex.map(_transform_job, jobs, shared=(job,), on_result=on_result, label="gene-pca-transform")
 
 
 # ----------------------------------------------------------------------------- outputs
@@ -994,7 +1271,10 @@ def gene_pca_features(genotypes, annotation, *, fit_rows=None, samples=None,
     precision : {"auto", "exact", "fast"}, default "auto"
         As :class:`GenePCA`; ``"auto"`` is ``"fast"`` on the CPU for integer dosages.
     out : str or path-like, optional
-        ``.npy`` file for the features, written as a memory map (no copy in RAM).
+        ``.npy`` file for the features, written as a memory map (no copy in RAM); or a
+        ``.zarr`` folder: a chunked Zarr v3 store with the sample IDs and the feature names and
+        genes (:func:`genoapp.features.zarr_store.write_features_zarr`, written atomically;
+        ``GenePCAResult.X`` is then the store's lazy ``zarr.Array``).
     progress : callable, optional
         ``progress(fraction, message)`` after each block.
 
@@ -1014,7 +1294,17 @@ def gene_pca_features(genotypes, annotation, *, fit_rows=None, samples=None,
     Missing genotypes are replaced by the mean of the SNP over the observed fitting rows (the
     training rows by default), exactly like :class:`~genoapp.features.MeanImputer` fitted on
     those rows with ``all_missing="zero"``; the counts are returned.
+
+    On a Dask cluster (``with use_executor("local:2")``) and for a .bed on disk, blocks of whole
+    genes go to the workers, each reading its SNPs from the .bed by path (shared storage) and
+    running the same per-gene code; the model is assembled here and the scores are identical
+    to the in-process run (:mod:`genoapp.qc.distributed`).
     """
+    if out is not None and Path(os.fspath(out)).suffix == ".zarr":
+        return _gene_pca_to_zarr(genotypes, annotation, out, dict(
+            fit_rows=fit_rows, samples=samples, k_rule=k_rule, max_components=max_components,
+            dtype=dtype, device=device, precision=precision, block_snps=block_snps,
+            progress=progress))
     t0 = time.perf_counter()
     from genoapp.io import PlinkGenotypes, open_plink
 
@@ -1038,6 +1328,46 @@ def gene_pca_features(genotypes, annotation, *, fit_rows=None, samples=None,
         n_variants_all_missing=model.n_variants_all_missing_,
         seconds=time.perf_counter() - t0, device=model.device_, precision=model.precision_,
     )
+
+
+def _gene_pca_to_zarr(genotypes, annotation, out, kwargs: dict) -> GenePCAResult:
+    """:func:`gene_pca_features` with ``out="x.zarr"``: scores streamed into a temporary .npy
+    memory map beside the store, then copied into the Zarr store in blocks of rows."""
+    from genoapp.features.zarr_store import open_features_zarr, write_features_zarr
+    from genoapp.io import PlinkGenotypes, open_plink
+
+    path = Path(os.fspath(out)).expanduser()
+    if not path.parent.is_dir():
+        raise ConfigError(f"out={str(out)!r}: folder {path.parent} does not exist.")
+    if isinstance(genotypes, (str, os.PathLike)):
+        genotypes = open_plink(genotypes)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.{time.monotonic_ns()}.npy")
+    try:
+        res = gene_pca_features(genotypes, annotation, out=tmp, **kwargs)
+        model = res.model
+        rows = kwargs.get("samples")
+        if isinstance(genotypes, PlinkGenotypes):
+            table = genotypes.samples[["FID", "IID"]]
+            sample_tab = table.iloc[np.arange(len(table)) if rows is None else
+                                    np.asarray(rows, dtype=np.int64)].reset_index(drop=True)
+        else:
+            n = res.X.shape[0]
+            sample_tab = pd.DataFrame({"row": (np.arange(n) if rows is None
+                                               else np.asarray(rows, dtype=np.int64)).astype(str)})
+        sample_tab = sample_tab.assign(fit=np.isin(np.arange(len(sample_tab)), res.fit_rows))
+        features = pd.DataFrame({"name": model.feature_names_, "gene": model.feature_gene_})
+        write_features_zarr(res.X, path, samples=sample_tab, features=features, overwrite=True,
+                            dtype=str(model._out_dtype), attrs={
+                                "method": "Gene-PCA", "params": model.get_params(),
+                                "device": res.device, "precision": res.precision,
+                                "n_imputed_fit": res.n_imputed_fit,
+                                "n_imputed_total": res.n_imputed_total})
+        del res.X
+        res.X = open_features_zarr(path).X
+        return res
+    finally:
+        if tmp.exists():
+            tmp.unlink()
 
 
 def gene_pca_transform(model: GenePCA, genotypes, *, samples=None, out=None,

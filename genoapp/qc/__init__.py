@@ -11,6 +11,9 @@
 - The QC page's whole flow (split, batch filter, GWAS on training samples) is a workflow:
   :mod:`genoapp.workflows.qc`.
 - Rate functions on dense matrices (:mod:`genoapp.qc.basic`).
+- On a Dask cluster (:func:`genoapp.execution.use_executor`), the passes over a .bed and the
+  regressions run per variant block on the workers, with identical results
+  (:mod:`genoapp.qc.distributed`).
 """
 
 from genoapp.qc.assoc import (

@@ -23,6 +23,9 @@ variants into 8-bit counters and every 255 variants into 64-bit totals. Variants
 words are read with unaligned 64-bit loads, so no byte is copied) in blocks of a few megabytes
 read with ``readinto`` into a reused buffer (the next block is read while the current one is counted), so memory stays
 bounded whatever the file size.
+
+On a Dask cluster, :func:`scan_bed` runs per variant block on the workers and reduces the blocks
+here (:mod:`genoapp.qc.distributed`); the counts are identical to the in-process pass.
 """
 
 from __future__ import annotations
@@ -419,7 +422,8 @@ def scan_bed(
     variant_mask : array of bool, shape (n_variants,), optional
         Variants to count (both outputs); default all.
     num_threads : int, optional
-        Worker threads (default: the cores available, see :mod:`genoapp.qc._parallel`).
+        Worker threads (default: the cores available, see :mod:`genoapp.qc._parallel`). On a
+        Dask cluster each job uses its host's cores divided by the workers sharing them.
 
     Returns
     -------
@@ -437,6 +441,12 @@ def scan_bed(
     -----
     Same counts as PLINK 1.9's ``--freq counts``/``--missing``/``--hardy`` tables of the chosen
     samples (all autosomal, diploid), checked in ``tests/test_qc_counts.py``.
+
+    When the current executor is a Dask cluster (``with use_executor("local:2")``, see
+    :mod:`genoapp.qc.distributed`), the variants are split into contiguous blocks, each
+    worker reads its block from ``bed`` (which must be at the same path on every worker, e.g.
+    a shared file system) with the same kernels, and the counts are concatenated and the
+    per-sample missing counts summed here: the result is identical.
     """
     path = Path(os.fspath(bed))
     bpv = (n_samples + 3) // 4
@@ -460,6 +470,32 @@ def scan_bed(
     g, n_groups = _check_groups(groups, n_samples, f"scan_bed({path.name})")
     smiss = _check_mask(missing_samples, n_samples, "missing_samples")
     vmask = _check_mask(variant_mask, n_variants, "variant_mask")
+    from genoapp.qc.distributed import distributed_blocks
+
+    blocks = distributed_blocks(n_variants)
+    if blocks is not None:  # a Dask cluster: one job per variant block, reduced here
+        return _scan_bed_distributed(path, n_samples, n_variants, g, n_groups, smiss, vmask,
+                                     blocks)
+    k = n_threads() if num_threads is None else max(1, int(num_threads))
+    out, acc = _scan_bed_range(path, n_samples, 0, n_variants, g, n_groups, smiss, vmask, k)
+    if vmask is not None:
+        out[~vmask] = 0
+    sample_missing = acc[:n_samples] if smiss is not None else None
+    n_counted = n_variants if vmask is None else int(vmask.sum())
+    return GenotypeCounts(out, sample_missing, None, n_counted)
+
+
+def _scan_bed_range(path: Path, n_samples: int, v_lo: int, v_hi: int, g: np.ndarray,
+                    n_groups: int, smiss: np.ndarray | None, vmask: np.ndarray | None,
+                    k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Count variants ``v_lo..v_hi-1`` of a checked .bed with ``k`` threads.
+
+    ``vmask`` covers the range (None: all). Returns the counts (v_hi - v_lo, n_groups, 4) (rows of
+    unselected variants are not meaningful) and the per-sample missing calls (int64, padded to
+    a multiple of 32 samples; zeros when ``smiss`` is None).
+    """
+    n_variants = v_hi - v_lo
+    bpv = (n_samples + 3) // 4
     n_words = max(1, (n_samples + 31) // 32)
     if not (g >= 0).any():  # nothing to count per variant (e.g. only per-sample missing)
         dmask = np.zeros((0, n_words), dtype=np.uint64)
@@ -475,7 +511,6 @@ def scan_bed(
     smask = _sample_word_mask(smiss, n_words) if smiss is not None else np.zeros(0, np.uint64)
     rem = n_samples % 32
     lastmask = np.uint64((1 << (2 * rem)) - 1) if rem else np.uint64(0xFFFFFFFFFFFFFFFF)
-    k = n_threads() if num_threads is None else max(1, int(num_threads))
     acc = np.zeros((k, n_words * 32), dtype=np.int64)
     cnt = np.zeros((k, 6, n_words), dtype=np.uint64)
     out = np.zeros((n_variants, n_groups, 4), dtype=np.int32)
@@ -504,7 +539,7 @@ def scan_bed(
             for i, v0 in enumerate(starts):
                 buf = bufs[i % 2]
                 nv = min(block_vars, n_variants - v0)
-                _read_exact(fh, path, 3 + v0 * bpv, buf, nv * bpv)
+                _read_exact(fh, path, 3 + (v_lo + v0) * bpv, buf, nv * bpv)
                 if pending is not None:
                     pending.result()
                 pending = io.submit(compute, v0, buf)
@@ -512,9 +547,53 @@ def scan_bed(
                 pending.result()
     sizes = np.bincount(g[g >= 0], minlength=n_groups).astype(np.int32)
     out[:, :, HOM_A1] = sizes[None, :] - out[:, :, HET] - out[:, :, HOM_A2] - out[:, :, MISSING]
+    return out, acc.sum(axis=0)
+
+
+def _scan_bed_block(item, ctx):
+    """Dask job: counts of one variant block ``item = (v_lo, v_hi, vmask_or_None)``.
+
+    The worker reads its block from the .bed at ``ctx["path"]`` (shared storage) with the
+    kernels of the in-process path; returns ``(counts (v_hi - v_lo, n_groups, 4), per-sample
+    missing (int64) or None)``.
+    """
+    from genoapp.qc.distributed import job_threads
+
+    v_lo, v_hi, vm = item
+    n, smiss = ctx["n_samples"], ctx["smiss"]
+    out, acc = _scan_bed_range(Path(ctx["path"]), n, v_lo, v_hi, ctx["groups"], ctx["n_groups"],
+                               smiss, vm, job_threads(ctx["hosts"]))
+    return out, (acc[:n] if smiss is not None else None)
+
+
+def _scan_bed_distributed(path: Path, n_samples: int, n_variants: int, g: np.ndarray,
+                          n_groups: int, smiss, vmask, blocks) -> GenotypeCounts:
+    """:func:`scan_bed` with one Dask job per variant block; counts concatenated, per-sample
+    missing calls summed over the blocks (integers: identical to the in-process pass)."""
+    from genoapp.execution import current_executor
+    from genoapp.qc.distributed import JobContext, hosts_of_workers
+
+    ex = current_executor()
+    items = []
+    for v0, v1 in blocks:
+        vm = None if vmask is None else vmask[v0:v1]
+        if vm is not None and not vm.any():
+            continue  # nothing selected: the block stays zero, as in-process
+        items.append((v0, v1, vm))
+    out = np.zeros((n_variants, n_groups, 4), dtype=np.int32)
+    sample_missing = np.zeros(n_samples, dtype=np.int64) if smiss is not None else None
+
+    def reduce(i: int, res) -> None:  # as jobs finish: the client holds one block at a time
+        v0, v1, _ = items[i]
+        out[v0:v1] = res[0]
+        if sample_missing is not None:
+            sample_missing[:] += res[1]
+
+    ctx = JobContext({"path": str(path.absolute()), "n_samples": n_samples, "groups": g,
+                      "n_groups": n_groups, "smiss": smiss, "hosts": hosts_of_workers(ex)})
+    ex.map(_scan_bed_block, items, shared=(ctx,), on_result=reduce, label="qc-counts")
     if vmask is not None:
         out[~vmask] = 0
-    sample_missing = acc.sum(axis=0)[:n_samples] if smiss is not None else None
     n_counted = n_variants if vmask is None else int(vmask.sum())
     return GenotypeCounts(out, sample_missing, None, n_counted)
 

@@ -26,6 +26,12 @@ Label-aware statistics (HWE on controls, differential missingness) use the sampl
 ``label_mask`` only (default: every sample, as PLINK); the app passes the training samples so
 that test labels never influence which variants are kept.
 
+On a Dask cluster (``with use_executor("local:2")`` or a scheduler address; see
+:mod:`genoapp.qc.distributed`), every pass of :func:`run_qc_bed` (and of the workflow's funnel)
+over the .bed runs per variant block on the workers, each reading its block by path: the
+per-variant counts are concatenated and the per-sample missing counts of ``--mind`` summed over
+the blocks on the client, so the kept samples, kept variants and statistics are identical.
+
 Where PLINK differs (not the case in the shipped data, all founders and autosomal): PLINK uses
 founders only for frequencies and HWE, and treats X/Y/MT as haploid; genoapp uses every sample
 and treats all chromosomes as diploid (use ``autosomes_only`` for sex chromosomes).
