@@ -194,7 +194,7 @@ class Executor:
         if self.client is None or _is_future(obj):  # already on the cluster: as it is
             return obj
         # (scattered inside a one-item list: a list or dict argument stays one object)
-        return self.client.scatter([obj], broadcast=False, hash=False)[0]
+        return self.client.scatter([obj], broadcast=True, hash=False)[0]
 
     def map(self, fn: Callable, items: Sequence, *, shared: Sequence = (),
             on_result: Callable[[int, Any], None] | None = None,

@@ -78,3 +78,26 @@ def _test_data_roots(tmp_path_factory):
         os.environ.pop("GENOAPP_DATA_ROOTS", None)
     else:
         os.environ["GENOAPP_DATA_ROOTS"] = old
+
+
+@pytest.fixture(scope="session")
+def local2():
+    """A 2-worker Dask LocalCluster (one thread per worker) shared by the session's scale-out
+    tests; each test makes it current with ``use_executor(local2)`` (issue 18)."""
+    from genoapp.execution import open_executor
+
+    with open_executor("local:2") as ex:
+        yield ex
+
+
+@pytest.fixture
+def one_torch_thread():
+    """torch at one thread, as on each Dask worker (OMP_NUM_THREADS=1): another thread count
+    changes a torch fit's floating-point sums (test AUC by ~1e-4), so in-process references
+    of torch results compared with a cluster run use one thread too."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -187,6 +187,7 @@ def _spawn_worker(rank, world, port, data_path, out_dir):
             # the estimator keeps its own batch-norm layers (not the training-time ones)
             assert type(_module(est).net[1]).__name__ == "BatchNorm1dAnySize"
             assert est.device == "cpu" and est.history_[-1]["epoch"] == 3
+        torch.distributed.barrier()  # both done before either tears the group down
     finally:
         torch.distributed.destroy_process_group()
 
@@ -380,3 +381,21 @@ def test_read_feature_arrays_zarr(tmp_path):
         root[k] = v
     got = read_feature_arrays(tmp_path / "f.zarr")
     assert np.array_equal(got["X"], d["X"]) and np.array_equal(got["y"], d["y"])
+
+
+def test_zarr_feature_store_with_labels_is_a_train_ddp_input(tmp_path):
+    """A store written by genoapp (features/zarr_store) with labels is read by train-ddp."""
+    pytest.importorskip("zarr")
+    from genoapp.features.zarr_store import open_features_zarr, write_features_zarr
+    from genoapp.models.ddp import read_feature_arrays
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(30, 7)).astype(np.float32)
+    y = np.tile([0, 1], 15)
+    path = write_features_zarr(X, tmp_path / "train.zarr", labels=y, chunks=(8, 4))
+    got = read_feature_arrays(path)
+    np.testing.assert_array_equal(got["X"], X)
+    np.testing.assert_array_equal(got["y"], y)
+    assert open_features_zarr(path).shape == (30, 7)
+    with pytest.raises(InputDataError, match="labels must be 30 values"):
+        write_features_zarr(X, tmp_path / "bad.zarr", labels=np.full(30, 2))

@@ -61,12 +61,6 @@ def test_unreachable_scheduler_says_how_to_start_one():
         open_executor("tcp://127.0.0.1:1", timeout=2)
 
 
-@pytest.fixture(scope="module")
-def local2():
-    with open_executor("local:2") as ex:  # open, not current: each test chooses
-        yield ex
-
-
 def test_local_cluster_equals_in_process(local2):
     items = list(range(7))
     ref = current_executor().map(_square_plus, items, shared=[np.arange(4.0)])

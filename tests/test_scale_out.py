@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from genoapp.execution import current_executor, open_executor, use_executor
+from genoapp.execution import current_executor, use_executor
 from genoapp.train import StopFlag, holdout_folds
 from genoapp.train.splits import OuterFold
 from genoapp.workflows.presets import protocol_config
@@ -31,22 +31,7 @@ TEST_METRICS = ["accuracy", "precision", "recall", "f1", "roc_auc"]
 KEYS = ["model", "key", "input", "trait", "repeat", "fold", "seed"]
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """The in-process reference trains with one thread, as each worker does (OMP_NUM_THREADS=1):
-    a different thread count changes a torch fit's floating-point sums (test AUC by ~1e-4)."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def local2():
-    with open_executor("local:2") as ex:  # opened once; each test makes it current
-        yield ex
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

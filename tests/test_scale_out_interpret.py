@@ -12,9 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
-from genoapp.execution import current_executor, open_executor, use_executor
+from genoapp.execution import current_executor, use_executor
 from genoapp.interpret import (
     FeatureTable,
     GAConfig,
@@ -34,18 +33,7 @@ PARAMS = dict(n_hidden=20, n_primary_types=4, epochs=3, learning_rate=3e-3, lr_d
 TOL = 1e-6  # torch float results (the runs below match exactly with equal thread counts)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-@pytest.fixture(scope="module")
-def local2():
-    with open_executor("local:2") as ex:  # opened once; each test makes it current
-        yield ex
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

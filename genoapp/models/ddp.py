@@ -562,6 +562,11 @@ def fit_ddp(estimator: TorchEstimator, X, y, *, X_val=None, y_val=None, out=None
             estimator.device = device_param
         if out is not None:
             _save_on_rank0(estimator, out, rank=rank, device=device)
+        if own_group:
+            # every process reaches the end before any tears the group down: a process that
+            # leaves first closes its gloo connections under a peer still using them, which
+            # aborts that peer ("terminate called without an active exception"; seen under load)
+            dist.barrier()
     finally:
         if own_group:
             dist.destroy_process_group()
