@@ -69,24 +69,6 @@ def _timed(fn):
     return out, time.perf_counter() - t
 
 
-def demo_features():
-    """Demo cohort -> QC -> Gene-PCA features on a balanced split (as the app's defaults)."""
-    from genoapp.demo import DEMO_PHENOTYPE, HG19_GENES, load_demo_cohort
-    from genoapp.features import build_features
-    from genoapp.io import read_gene_table
-    from genoapp.qc import QCConfig, run_qc
-    from genoapp.train import make_split
-
-    c = load_demo_cohort().select(require_phenotype=DEMO_PHENOTYPE)
-    y, _ = c.phenotype(DEMO_PHENOTYPE)
-    G = c.read_dosages()
-    qc = run_qc(G, c.samples, c.variants, config=QCConfig(mind=0.1, geno=0.1, maf=0.01))
-    Gq = np.ascontiguousarray(G[np.ix_(qc.sample_mask, qc.variant_mask)])
-    variants = c.variants[qc.variant_mask].reset_index(drop=True)
-    split = make_split(y[qc.sample_mask], test_size=0.1, random_state=0)
-    return build_features(Gq, variants, split, genes=read_gene_table(HG19_GENES))
-
-
 def null_workload(fs, ex, n_sets: int) -> dict:
     from genoapp.execution import use_executor
     from genoapp.interpret import permutation_null
@@ -252,13 +234,14 @@ def main() -> None:
 
     import torch
 
+    from genoapp.demo import demo_gene_pca_features
     from genoapp.execution import open_executor
 
     n_sets = 50 if args.smoke else args.null_sets
     prefix = dummy_cohort(*((2000, 20000) if args.smoke else (10405, 505333)))
     print(f"machine: {torch.get_num_threads()} torch threads in-process; workers 1 thread each",
           flush=True)
-    fs = demo_features()
+    fs = demo_gene_pca_features()
     ex, t_open = _timed(lambda: open_executor("local:2"))
     print(f"local:2 started in {t_open:.1f} s ({ex.n_workers} workers, dashboard "
           f"{ex.dashboard_link})", flush=True)

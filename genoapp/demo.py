@@ -44,6 +44,43 @@ def load_demo_cohort():
                              name="Demo: 1000 Genomes + HapMap3, simulated disease")
 
 
+def demo_gene_pca_features(*, test_size: float = 0.1, random_state: int = 0):
+    """The demo cohort's Gene-PCA features on a balanced split, with light QC (for tests and
+    benchmarks that need real features quickly; the app's own defaults are the presets').
+
+    Steps: the samples with the ``disease`` phenotype; :func:`genoapp.qc.run_qc` with
+    ``--mind 0.1 --geno 0.1 --maf 0.01``; :func:`genoapp.train.make_split`; Gene-PCA on the
+    hg19 gene table fitted on the training samples (:func:`genoapp.features.build_features`).
+
+    Parameters
+    ----------
+    test_size : float, default 0.1
+        Fraction of samples in the balanced test split.
+    random_state : int, default 0
+        Seed of the split.
+
+    Returns
+    -------
+    genoapp.features.FeatureSet
+        ``X`` (n_samples, n_features) float32, ``split`` (labels 0 = control, 1 = case).
+    """
+    import numpy as np
+
+    from genoapp.features import build_features
+    from genoapp.io import read_gene_table
+    from genoapp.qc import QCConfig, run_qc
+    from genoapp.train import make_split
+
+    c = load_demo_cohort().select(require_phenotype=DEMO_PHENOTYPE)
+    y, _ = c.phenotype(DEMO_PHENOTYPE)
+    G = c.read_dosages()
+    qc = run_qc(G, c.samples, c.variants, config=QCConfig(mind=0.1, geno=0.1, maf=0.01))
+    Gq = np.ascontiguousarray(G[np.ix_(qc.sample_mask, qc.variant_mask)])
+    variants = c.variants[qc.variant_mask].reset_index(drop=True)
+    split = make_split(y[qc.sample_mask], test_size=test_size, random_state=random_state)
+    return build_features(Gq, variants, split, genes=read_gene_table(HG19_GENES))
+
+
 def load_demo_truth() -> pd.DataFrame:
     """The planted genes of the demo phenotype (see :mod:`genoapp.simulate.casecontrol`)."""
     return pd.read_csv(DEMO_TRUTH, sep="\t", keep_default_na=False)

@@ -101,3 +101,11 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def demo_gene_pca():
+    """The demo cohort's Gene-PCA FeatureSet (light QC, balanced 10 % test split, seed 0)."""
+    from genoapp.demo import demo_gene_pca_features
+
+    return demo_gene_pca_features()

@@ -15,12 +15,9 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from genoapp.demo import DEMO_PHENOTYPE, HG19_GENES, load_demo_cohort
-from genoapp.features import build_features
-from genoapp.io import read_gene_table
+from genoapp.demo import DEMO_PHENOTYPE
 from genoapp.models import DiseaseCapsuleClassifier, make_logistic_regression
-from genoapp.qc import QCConfig, run_qc
-from genoapp.train import make_split, upsample_minority
+from genoapp.train import upsample_minority
 from genoapp.workflows.protocol import ProtocolConfig, ProtocolResult, TaskKey
 
 
@@ -37,15 +34,9 @@ APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
 
 @pytest.fixture(scope="module")
-def trained():
-    c = load_demo_cohort().select(require_phenotype=DEMO_PHENOTYPE)
-    y, _ = c.phenotype(DEMO_PHENOTYPE)
-    G = c.read_dosages()
-    qc = run_qc(G, c.samples, c.variants, config=QCConfig(mind=0.1, geno=0.1, maf=0.01))
-    Gq = np.ascontiguousarray(G[np.ix_(qc.sample_mask, qc.variant_mask)])
-    variants = c.variants[qc.variant_mask].reset_index(drop=True)
-    split = make_split(y[qc.sample_mask], test_size=0.1, random_state=0)
-    fs = build_features(Gq, variants, split, genes=read_gene_table(HG19_GENES))
+def trained(demo_gene_pca):
+    fs = demo_gene_pca
+    split = fs.split
     fit_idx = upsample_minority(split.train_idx, split.y, random_state=0)
     capsule = DiseaseCapsuleClassifier(epochs=1, device="cpu", random_state=0).fit(fs.X[fit_idx], split.y[fit_idx])
     lr = make_logistic_regression(C=0.01, random_state=0).fit(fs.X[fit_idx], split.y[fit_idx])

@@ -418,18 +418,5 @@ def test_planted_recall_hand_example():
 
 
 @pytest.fixture(scope="module")
-def demo_features():
-    from genoapp.demo import DEMO_PHENOTYPE, HG19_GENES, load_demo_cohort
-    from genoapp.features import build_features
-    from genoapp.io import read_gene_table
-    from genoapp.qc import QCConfig, run_qc
-    from genoapp.train import make_split
-
-    c = load_demo_cohort().select(require_phenotype=DEMO_PHENOTYPE)
-    y, _ = c.phenotype(DEMO_PHENOTYPE)
-    G = c.read_dosages()
-    qc = run_qc(G, c.samples, c.variants, config=QCConfig(mind=0.1, geno=0.1, maf=0.01))
-    Gq = np.ascontiguousarray(G[np.ix_(qc.sample_mask, qc.variant_mask)])
-    variants = c.variants[qc.variant_mask].reset_index(drop=True)
-    split = make_split(y[qc.sample_mask], test_size=0.1, random_state=0)
-    return build_features(Gq, variants, split, genes=read_gene_table(HG19_GENES)), split
+def demo_features(demo_gene_pca):
+    return demo_gene_pca, demo_gene_pca.split

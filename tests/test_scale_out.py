@@ -35,22 +35,9 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
-def demo():
-    from genoapp.demo import DEMO_PHENOTYPE, HG19_GENES, load_demo_cohort
-    from genoapp.features import build_features
-    from genoapp.io import read_gene_table
-    from genoapp.qc import QCConfig, run_qc
-    from genoapp.train import make_split
-
-    c = load_demo_cohort().select(require_phenotype=DEMO_PHENOTYPE)
-    y, _ = c.phenotype(DEMO_PHENOTYPE)
-    G = c.read_dosages()
-    qc = run_qc(G, c.samples, c.variants, config=QCConfig(mind=0.1, geno=0.1, maf=0.01))
-    Gq = np.ascontiguousarray(G[np.ix_(qc.sample_mask, qc.variant_mask)])
-    variants = c.variants[qc.variant_mask].reset_index(drop=True)
-    split = make_split(y[qc.sample_mask], test_size=0.1, random_state=0)
-    fs = build_features(Gq, variants, split, genes=read_gene_table(HG19_GENES))
-    return np.ascontiguousarray(fs.X[:, :200]), split
+def demo(demo_gene_pca):
+    fs = demo_gene_pca
+    return np.ascontiguousarray(fs.X[:, :200]), fs.split
 
 
 def _both(ex, *args, **kwargs):
