@@ -36,7 +36,7 @@ import dataclasses
 import os
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from genoapp.errors import ConfigError, GenoappError
@@ -398,11 +398,3 @@ def use_executor(setting: str | ExecutionSetting | Executor | None = None) -> It
     finally:
         _CURRENT.reset(token)
         ex.close()
-
-
-def run_jobs(fn: Callable, items: Iterable, **kwargs) -> list:
-    """``current_executor().map(fn, items, **kwargs)`` (see :meth:`Executor.map`)."""
-    return current_executor().map(fn, list(items), **kwargs)
-
-
-__all__.append("run_jobs")
