@@ -24,7 +24,14 @@ from genoapp.ui.jobs import TrainingJob, get_job, live_panel, start_job
 from genoapp.ui.widgets import download_csv, figure
 from genoapp.workflows.casecontrol import all_pca_config, compare_models
 from genoapp.workflows.estimate import estimate_comparison
-from genoapp.workflows.presets import PRESETS, model_grid, model_params, protocol_config
+from genoapp.workflows.presets import (
+    PRESETS,
+    association_grid,
+    describe_association,
+    model_grid,
+    model_params,
+    protocol_config,
+)
 from genoapp.workflows.protocol import CLASSIFICATION_METRICS as METRICS
 from genoapp.workflows.protocol import certainty_table, comparison_table
 from genoapp.workflows.registry import CASECONTROL_MODELS as MODEL_KEYS
@@ -128,14 +135,15 @@ with st.form("train_form"):
     association = st.radio(
         "Association filter", ["nested", "none"], horizontal=True, key="association",
         index=0 if fixed_gwas is None else 1,
-        format_func=lambda v: {"nested": "chosen inside the training samples (top 10-160 SNPs, "
-                                         "on inner folds)",
+        format_func=lambda v: {"nested": "chosen inside the training samples ("
+                                         + describe_association(association_grid(preset))
+                                         + ", on inner folds)",
                                "none": "none: every SNP the QC page kept"
                                        + (f" (its fixed filter p < {fixed_gwas:g})"
                                           if fixed_gwas is not None else "")}[v],
         help="'chosen inside the training samples' reruns the GWAS on each inner training part "
-             "and picks how many top SNPs to keep by a logistic regression's validation ROC "
-             "AUC, then rebuilds Gene-PCA on them; no validation or test sample enters the "
+             "and picks how many top genes (ranked by their best SNP) to keep by a logistic "
+             "regression's validation ROC AUC, then rebuilds Gene-PCA on all of their SNPs; no validation or test sample enters the "
              "test that chose them. Use 'none' for the search of non-additive genes, which "
              "needs genes without a marginal effect.")
     compare_all = st.checkbox(

@@ -73,3 +73,46 @@ def test_no_validation_or_test_sample_enters_the_association_test(demo, monkeypa
                 assert (y[list(h)] == 1).sum() == (y[list(h)] == 0).sum()
     # the stage every model saw is the refitted one, recorded with its choice
     assert len(res.stage_choice) == 2 and set(res.stage_choice["seed"]) == {0, 1}
+
+
+def test_top_genes_keeps_every_snp_of_the_best_genes(demo):
+    """``top_genes`` ranks genes by their smallest training p-value (minP) and keeps all of
+    their annotated SNPs; on the demo the top 15 genes hold most planted additive genes."""
+    from genoapp.demo import load_demo_truth
+    from genoapp.errors import ConfigError
+    from genoapp.features.selection import AssociationFilter
+    from genoapp.qc.assoc import allelic_association
+
+    wf, fs = demo
+    tr = wf.split.train_idx
+    ann = fs.annotation
+    f = AssociationFilter(ann, top_genes=15).fit(wf.G[tr], wf.y[tr])
+    p = allelic_association(wf.G[tr], wf.y[tr].astype(np.int64))["p"].to_numpy()
+    best = (ann.assign(p=p[ann["variant_index"].to_numpy()])
+            .groupby("gene")["p"].min().sort_values())
+    genes = set(best.index[:15])
+    assert set(f.feature_gene_) == genes
+    expected = np.sort(np.unique(ann.loc[ann["gene"].isin(genes), "variant_index"]))
+    np.testing.assert_array_equal(f.selected_, expected)         # every SNP of those genes
+    assert f.describe().startswith(f"top 15 genes: {expected.size} SNPs in 15 genes")
+    planted = set(load_demo_truth().query("role == 'additive'")["gene"])
+    assert len(genes & planted) >= 8
+    X = f.transform(wf.G)
+    assert X.shape == (wf.G.shape[0], f.feature_names_.size) and np.isfinite(X).all()
+    with pytest.raises(ConfigError, match="top_k and top_genes"):
+        AssociationFilter(ann, top_k=10, top_genes=5).fit(wf.G[tr], wf.y[tr])
+    with pytest.raises(ConfigError, match="top_genes: a positive number of genes"):
+        AssociationFilter(ann, top_genes=0).fit(wf.G[tr], wf.y[tr])
+
+
+def test_quick_preset_tunes_the_number_of_genes(demo):
+    from genoapp.workflows.presets import association_grid, describe_association
+
+    assert association_grid("quick") == {"top_genes": [5, 10, 15, 20, 30, 40]}
+    assert describe_association(association_grid("quick")) == "top 5-40 genes"
+    assert describe_association(association_grid("paper")) == "p < 0.05-1e-05"
+    wf, fs = demo
+    res = compare_models({fs.input_name: fs}, wf.split, snps=wf.G, models=["logreg"],
+                         config=ProtocolConfig(seeds=(0,), n_folds=3), association="nested")
+    choice = res.stage_choice.iloc[0]
+    assert '"top_genes"' in choice["params"] and "genes" in choice["described"]

@@ -75,8 +75,8 @@ def nested_input(features: FeatureSet, snps, *, preset: str = "quick",
     preset : {"quick", "paper"}
         Candidate filters of the preset (:func:`genoapp.workflows.presets.association_grid`).
     grid : dict, optional
-        Candidates instead of the preset's, e.g. ``{"p_threshold": [1e-2, 1e-3, 1e-4]}`` or
-        ``{"top_k": [20, 40]}``.
+        Candidates instead of the preset's, e.g. ``{"p_threshold": [1e-2, 1e-3, 1e-4]}``,
+        ``{"top_k": [20, 40]}`` (SNPs) or ``{"top_genes": [10, 20]}``.
 
     Returns
     -------

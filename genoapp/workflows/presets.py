@@ -34,7 +34,7 @@ import dataclasses
 from genoapp.errors import ConfigError
 from genoapp.workflows.protocol import ProtocolConfig
 
-__all__ = ["PRESETS", "Preset", "RUN_CONFIGS", "association_grid", "model_grid", "model_params",
+__all__ = ["PRESETS", "Preset", "RUN_CONFIGS", "association_grid", "describe_association", "model_grid", "model_params",
            "protocol_config", "run_config"]
 
 
@@ -99,7 +99,7 @@ PRESETS: dict[str, Preset] = {
                          "n_iters": (200, 30), "patience": (10, 3)},
             "brr": dict(_GIBBS), "bl": dict(_GIBBS), "bayescpi": dict(_GIBBS),
         },
-        association={"top_k": [10, 20, 40, 80, 160]},
+        association={"top_genes": [5, 10, 15, 20, 30, 40]},
         grids={"capsule": {"learning_rate": [1e-3, 3e-3]}},
     ),
     "paper": Preset(
@@ -166,6 +166,17 @@ def model_grid(preset: str, key: str) -> dict:
 def association_grid(preset: str = "quick") -> dict:
     """Candidate association filters of a preset (chosen inside the training samples)."""
     return copy.deepcopy(_preset(preset).association)
+
+
+def describe_association(grid: dict) -> str:
+    """The candidates of an association grid in words, e.g. "top 5-40 genes"."""
+    words = {"top_genes": "top {} genes", "top_k": "top {} SNPs", "p_threshold": "p < {}"}
+    parts = []
+    for name, values in grid.items():
+        v = sorted(values, reverse=name == "p_threshold")
+        span = f"{v[0]:g}" if len(v) == 1 else f"{v[0]:g}-{v[-1]:g}"
+        parts.append(words.get(name, name + " {}").format(span))
+    return ", ".join(parts) or "no filter"
 
 
 def model_params(preset: str, key: str) -> dict:

@@ -465,7 +465,7 @@ class StagedInput:
         ``make_stage(**params)`` -> unfitted transformer with ``fit(X, y)``, ``transform(X)``,
         ``feature_names_``, ``feature_gene_``.
     grid : dict of str -> list
-        Candidate stage parameters (e.g. ``{"top_k": [10, 20, 40, 80, 160]}``).
+        Candidate stage parameters (e.g. ``{"top_genes": [5, 10, 15, 20, 30, 40]}``).
     reference : ModelSpec
         Scores the candidates (e.g. logistic regression with fixed C).
     n_folds : int, default 5
@@ -735,7 +735,7 @@ class ProtocolResult:
         ``roc_auc``, ``accuracy``, ``n_features``).
     stage_choice : pandas.DataFrame
         The chosen candidate per input and outer fold (``params``, ``val_roc_auc``,
-        ``described``: e.g. "top 20 SNPs: 20 SNPs in 20 genes, 20 features").
+        ``described``: e.g. "top 15 genes: 64 SNPs in 15 genes, 36 features").
     stages : dict of (input, repeat, fold) -> fitted stage
     covariates : genoapp.features.CovariateInputs or None
         Covariates appended to the feature inputs by the workflow (their coding fitted on
