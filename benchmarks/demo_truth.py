@@ -10,8 +10,9 @@ clicks headless, as the pages do:
 2. Features page defaults (Gene-PCA on the hg19 gene table, fitted on training samples);
 3. Train page defaults (quick preset: DiseaseCapsule and logistic regression, 3 seeds, the
    association filter nested and tuned inside the training samples);
-4. Capsule insights defaults (3 permuted-label networks, gene scan on the test samples, core
-   genes = FDR-significant against the null).
+4. Capsule insights defaults (permuted-label networks refitting the filter on their labels, the
+   coupling scan on the test samples, core genes = FDR-significant one-gene-only AUC on the
+   training samples against the references, masked accuracy on the test samples).
 
 Then the same on a pure-noise phenotype (the demo labels permuted once over the samples, same
 genotypes): the intervals should include chance, the "did not learn" warning show, and no gene
@@ -20,7 +21,7 @@ be significant.
 Printed: test ROC AUC (mean over seeds, with the 95 % interval of the first seed), the planted
 additive genes among the core genes (FDR-significant, and by the paper's 95th-percentile rule),
 each beside the recall expected of a random gene set of the same size, and the time of every
-step. Usage: ``python benchmarks/demo_truth.py [--seed 0] [--networks 3] [--ga]``. Ends with
+step. Usage: ``python benchmarks/demo_truth.py [--seed 0] [--networks R]``. Ends with
 ``RESULT {json}`` holding ``capsnet_auc``, ``logreg_auc``, ``additive_in_core``,
 ``additive_in_core_significant``, ``noise_capsnet_auc``, ``seconds`` and more.
 """
@@ -58,7 +59,7 @@ from genoapp.workflows.presets import run_config  # noqa: E402
 from genoapp.workflows.qc import run_qc_workflow  # noqa: E402
 
 
-def default_path(y, cohort, *, seed: int, networks: int, label: str) -> dict:
+def default_path(y, cohort, *, seed: int, networks: int | None, label: str) -> dict:
     """QC -> features -> training -> insights with the app's defaults; timings per step."""
     cfg = run_config("teaching-demo")
     cfg["qc"] = {**cfg["qc"], "random_state": seed}
@@ -105,7 +106,8 @@ def default_path(y, cohort, *, seed: int, networks: int, label: str) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--networks", type=int, default=3, help="permuted-label networks")
+    ap.add_argument("--networks", type=int, default=None,
+                    help="permuted-label networks (default: the app's, default_networks)")
     args = ap.parse_args()
     t_all = time.perf_counter()
 
@@ -117,19 +119,28 @@ def main() -> None:
     truth = load_demo_truth()
     add = truth.loc[truth["role"] == "additive", "gene"]
     ins = real["insights"]
-    universe = ins.scan.genes
+    universe = real["data"].universe  # every gene the pipeline could have chosen
     rows = [planted_recall(ins.core.genes, add, universe, label="core genes (FDR-significant)"),
             planted_recall(ins.core_percentile.genes, add, universe,
                            label="core genes (95th percentile, paper)")]
     print("\nPlanted additive genes among the core genes (random_recall = expected of a random "
           "set of the same size):")
     for r in rows:
-        print(f"  {r['selection']:<38} {r['hits']} of {r['n_planted']} in the {r['n_universe']} "
-              f"scanned genes ({r['n_selected']} core), recall {r['recall']:.2f} vs random "
-              f"{r['random_recall']:.3f} (p {r['p_value']:.2g})")
+        print(f"  {r['selection']:<38} {r['hits']} of {r['n_planted']} among the {r['n_universe']:,} "
+              f"genes ({r['n_selected']} core), recall {r['recall']:.2f} vs random "
+              f"{r['random_recall']:.4f} (p {r['p_value']:.2g})")
+    network_genes = set(ins.scan.genes)
+    add_in_network = int(add.isin(network_genes).sum())
+    print(f"  the network was given {len(network_genes)} genes (the nested filter's choice), "
+          f"{add_in_network} of them planted additive genes")
     ranks = ins.scan_null.reset_index(drop=True)
     add_ranks = sorted(int(r) for r in ranks.loc[ranks["gene"].isin(set(add)), "rank"])
-    print(f"  ranks of the planted additive genes in the scan: {add_ranks}")
+    print(f"  ranks of the planted additive genes in the gene test "
+          f"({ins.settings.get('statistic')}): {add_ranks}")
+    sig = ranks.loc[ranks["significant"]]
+    print("  significant genes: " + (", ".join(
+        f"{g} (q {q:.2g}{', planted' if g in set(truth['gene']) else ''})"
+        for g, q in zip(sig["gene"], sig["q"], strict=False)) or "none"))
 
     rng = np.random.default_rng(2024 + args.seed)
     noise = default_path(rng.permutation(y), cohort, seed=args.seed, networks=args.networks,
@@ -141,13 +152,17 @@ def main() -> None:
           f"{seconds:.0f} s")
     s = real["summary"]
     print("RESULT " + json.dumps({
-        "benchmark": "demo_truth", "seed": args.seed, "networks": args.networks,
+        "benchmark": "demo_truth", "seed": args.seed, "networks": int(ins.n_networks),
+        "noise_networks": int(noise["insights"].n_networks),
         "capsnet_auc": round(float(s.loc["capsule", "roc_auc_mean"]), 4),
         "logreg_auc": round(float(s.loc["logreg", "roc_auc_mean"]), 4),
         "capsnet_auc_ci": [round(float(s.loc["capsule", "roc_auc_ci_low"]), 4),
                            round(float(s.loc["capsule", "roc_auc_ci_high"]), 4)],
-        "n_genes_scanned": int(len(universe)),
-        "additive_scanned": int(rows[0]["n_planted"]),
+        "n_genes_universe": int(len(universe)),
+        "n_genes_network": len(network_genes),
+        "additive_in_network": add_in_network,
+        "gene_statistic": ins.settings.get("statistic"),
+        "significant_genes": [str(g) for g in sig["gene"]],
         "additive_in_core": int(rows[1]["hits"]),
         "additive_in_core_significant": int(rows[0]["hits"]),
         "n_core_significant": int(ins.core.n_core),

@@ -38,7 +38,14 @@ from genoapp.ui.errors import guard
 from genoapp.ui.progress import ProgressSink
 from genoapp.ui.widgets import download_csv, figure
 from genoapp.workflows.estimate import format_seconds
-from genoapp.workflows.insights import capsule_insights, estimate_insights, insights_data
+from genoapp.workflows.insights import (
+    GENE_STATISTICS,
+    capsule_insights,
+    default_networks,
+    default_statistic,
+    estimate_insights,
+    insights_data,
+)
 
 st.title("Capsule insights")
 tr = state.require("train", "pages/train.py", "Train")
@@ -70,26 +77,42 @@ st.write(
     "samples with the **case/control labels permuted** (their feature selection refitted on "
     "those labels when the input was nested); the real network's coupling and gene scores count "
     "as findings only where they exceed these references. Core genes are the genes whose "
-    "one-gene score exceeds the references' at a false discovery rate (Benjamini-Hochberg); "
+    "one-gene-only score exceeds the references' at a false discovery rate (Benjamini-Hochberg); "
     "their masked accuracy is tested on the other samples against random gene sets of the same "
-    "size.")
+    "size. The default gene score is how well the gene **alone** lets the network tell cases "
+    "from controls (one-gene-only ROC AUC on the training samples, where every reference "
+    "repeated the selection and the fit with its own labels); the paper's one-gene-only "
+    "coupling is one choice away, but it moves by about 1e-4 whatever the gene.")
 with st.form("null_form"):
     c1, c2 = st.columns(2)
-    n_networks = c1.number_input("Permuted-label networks", 1, 50, 3, key="n_networks",
-                                 help="More networks give a sharper null (and take longer).")
+    n_networks = c1.number_input("Permuted-label networks", 1, 50,
+                                 default_networks(data.n_genes), key="n_networks",
+                                 help="More networks give a sharper null (and take longer). The "
+                                      "default aims at 100 null values (networks x genes), 3 to "
+                                      "20 networks.")
     scan_on = c2.radio("Scan samples", ["test", "training"], horizontal=True, key="scan_samples",
                        help="Test (default): samples no network or feature selection was fitted "
                             "on, so a gene scores high there only through a real association. "
                             "Training: as the paper (its references fit their own noise on them).")
-    c4, c5 = st.columns(2)
+    c3, c4, c5 = st.columns(3)
+    statistic = c3.radio("Gene score tested", list(GENE_STATISTICS), horizontal=True,
+                         key="gene_statistic",
+                         index=list(GENE_STATISTICS).index(default_statistic(data.n_genes)),
+                         format_func={"prediction": "one-gene-only AUC",
+                                      "coupling": "one-gene-only coupling (paper)"}.get,
+                         help="What the core genes are tested on against the references. The "
+                              "AUC (default up to 500 genes) is computed on the training "
+                              "samples; the coupling scan on the 'Scan samples'. For thousands "
+                              "of genes the AUC takes minutes per network (see the estimate).")
     alpha = c4.select_slider("FDR level", [0.01, 0.05, 0.1, 0.2], 0.05, key="core_alpha")
     n_sets = c5.number_input("Random gene sets (masked accuracy)", 10, 100_000, 200, 10,
                              key="n_null_sets", help="The paper used 1,000.")
-    est_key = ("estimate", int(n_networks), int(n_sets), scan_on)
+    est_key = ("estimate", int(n_networks), int(n_sets), scan_on, statistic)
     if est_key not in store:
         with guard("Estimating the time"):
             store[est_key] = estimate_insights(data, n_networks=int(n_networks), n_sets=int(n_sets),
-                                               samples="test" if scan_on == "test" else "train")
+                                               samples="test" if scan_on == "test" else "train",
+                                               statistic=statistic)
     est = store.get(est_key)
     run_null = st.form_submit_button(
         "Run against permuted labels" + (f" (about {format_seconds(est)})" if est else ""),
@@ -101,6 +124,7 @@ st.button("Stop", key="null_stop", help="Stops the computation; nothing is kept.
 if run_null:
     with guard("Insights against permuted labels"):
         ins = capsule_insights(data, n_networks=int(n_networks), alpha=float(alpha),
+                               statistic=statistic,
                                samples="test" if scan_on == "test" else "train",
                                n_sets=int(n_sets), random_state=settings.seed(),
                                callbacks=[ProgressSink("Permuted-label networks")],
@@ -136,12 +160,26 @@ download_csv(cn.table(), "coupling_against_permuted_labels.csv")
 
 # gene scan
 tab = ins.scan_null
-st.markdown(f"**Gene scan.** One-gene-only case coupling through type k* = {ins.k_star + 1} for "
-            f"{len(tab):,} genes on {ins.scan.n_samples.get('case', 0):,} {ins.samples} cases "
-            f"({ins.scan.dtype}); genes whose scores differ by less than the arithmetic's "
-            f"resolution share a rank ({int((tab['n_tied'] > 1).sum())} genes in ties).")
-figure(gene_scan_null_figure(tab, ins.null_values), key="scan_null_fig")
-download_csv(tab, "gene_scan_against_permuted_labels.csv")
+if ins.settings.get("statistic") == "prediction":
+    st.markdown(f"**Gene test.** One-gene-only ROC AUC of the network's case score for "
+                f"{len(tab):,} genes on the training samples, against "
+                f"{tab.attrs.get('n_null', 0):,} values of the {ins.n_networks} references (each on "
+                "its own selected genes and permuted labels). The paper's one-gene-only coupling "
+                f"(type k* = {ins.k_star + 1}, {ins.samples} samples) is in the download below.")
+    figure(gene_scan_null_figure(tab, ins.null_values, x_label="one-gene-only AUC - 0.5"),
+           key="scan_null_fig")
+    download_csv(tab, "gene_auc_against_permuted_labels.csv")
+    if ins.scan_coupling is not None:
+        download_csv(ins.scan_coupling, "gene_scan_coupling_against_permuted_labels.csv",
+                     label="Download the coupling scan (paper's statistic)")
+else:
+    st.markdown(f"**Gene scan.** One-gene-only case coupling through type k* = {ins.k_star + 1} "
+                f"for {len(tab):,} genes on {ins.scan.n_samples.get('case', 0):,} {ins.samples} "
+                f"cases ({ins.scan.dtype}); genes whose scores differ by less than the "
+                f"arithmetic's resolution share a rank ({int((tab['n_tied'] > 1).sum())} genes "
+                "in ties).")
+    figure(gene_scan_null_figure(tab, ins.null_values), key="scan_null_fig")
+    download_csv(tab, "gene_scan_against_permuted_labels.csv")
 
 # core genes
 rule = st.radio("Core genes", ["significant", "percentile", "both"], horizontal=True,
@@ -156,7 +194,9 @@ st.markdown(f"**{core.n_core:,} core genes** ({core.rule}; the paper's 95th-perc
             f"would name {ins.core_percentile.n_core:,}).")
 if core.n_core:
     st.dataframe(core.core_table(), hide_index=True, height=260)
-    figure(gene_score_genome(core.table, score_label=f"c^g, type {ins.k_star + 1}, case"),
+    figure(gene_score_genome(core.table, score_label=(
+        "one-gene-only AUC" if ins.settings.get("statistic") == "prediction"
+        else f"c^g, type {ins.k_star + 1}, case")),
            key="core_genome")
 download_csv(core.core_table(), "core_genes.csv")
 download_csv(core.table, "gene_ranking.csv", label="Download the full ranking")
@@ -164,9 +204,10 @@ download_csv(core.table, "gene_ranking.csv", label="Download the full ranking")
 # masked accuracy
 m = ins.masked
 if m is not None:
-    other = "training" if ins.samples == "test" else "test"
+    chosen = ins.settings.get("chosen_on", ins.samples)
+    other = "training" if chosen == "test" else "test"
     st.markdown(f"**Masked accuracy** on the {other} samples (the genes were chosen on the "
-                f"{ins.samples} samples): only the core genes kept, against "
+                f"{'training' if chosen == 'train' else chosen} samples): only the core genes kept, against "
                 f"{len(m.null):,} random gene sets of the same size.")
     if m.degenerate:
         st.warning(f"Not a test: {m.degenerate_reason}")
@@ -183,7 +224,7 @@ sel = state.get("selection") or {}
 truth = None
 if cohort_rec.get("source") == "demo" and sel.get("phenotype") == cohort_rec.get("default_phenotype"):
     truth = load_demo_truth()
-universe = ins.scan.genes
+universe = data.universe  # every gene the pipeline could have chosen
 
 
 def _show_truth(df):

@@ -11,6 +11,7 @@ import pytest
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from genoapp.errors import ConfigError
 from genoapp.interpret import FeatureTable, permuted_label_networks
 from genoapp.models import DiseaseCapsuleClassifier
 from genoapp.report.html import _insights_section
@@ -95,6 +96,23 @@ def test_references_refit_the_stage_on_their_permuted_labels(nested):
     assert any("G0" not in set(net.null_features_.feature_gene) for net in refs)
 
 
+@pytest.mark.parametrize("statistic", ["coupling", "prediction"])
+def test_both_gene_statistics_find_the_planted_gene(nested, statistic):
+    data, split = nested
+    ins = capsule_insights(data, n_networks=5, samples="test", n_sets=30, random_state=0,
+                           statistic=statistic)
+    top = ins.scan_null.iloc[0]
+    assert top["gene"] == "G0" and top["rank"] == 1 and bool(top["significant"])
+    assert "G0" in set(ins.core.genes)
+    assert ins.settings["statistic"] == statistic
+    # the masked accuracy is measured where the genes were not chosen
+    assert ins.settings["chosen_on"] == ("train" if statistic == "prediction" else "test")
+    assert ins.scan_coupling is not None and ins.scan_coupling.attrs["statistic"] == "coupling"
+    key = "Gene scan" if statistic == "coupling" else "Genes (one-gene-only AUC, training samples)"
+    found = dict((line.split(":")[0], ok) for ok, line in ins.findings())
+    assert found[key] is True
+
+
 def test_capsule_insights_find_the_planted_gene_and_report_it(nested, tmp_path):
     data, split = nested
     ins = capsule_insights(data, n_networks=5, samples="test", n_sets=30, random_state=0)
@@ -104,16 +122,19 @@ def test_capsule_insights_find_the_planted_gene_and_report_it(nested, tmp_path):
     assert ins.core.rule == "significant"
     assert ins.masked is not None and len(ins.masked.null) == 30
     found = dict((line.split(":")[0], ok) for ok, line in ins.findings())
-    assert found["Gene scan"] is True
+    assert found["Genes (one-gene-only AUC, training samples)"] is True
     assert ins.settings["stage"] == "top 20 genes"
+    with pytest.raises(ConfigError, match="statistic"):
+        capsule_insights(data, n_networks=1, statistic="saliency")
 
     folder = ins.save(tmp_path)
     assert {p.name for p in folder.iterdir()} >= {"insights.json", "gene_scan.csv",
+                                                  "gene_scan_coupling.csv",
                                                   "core_genes.csv", "coupling.csv",
                                                   "masked_accuracy.csv"}
     saved = load_insights(tmp_path)
     assert saved["info"]["n_significant"] == int(ins.scan_null["significant"].sum())
     assert saved["gene_scan"]["gene"].iloc[0] == "G0"
     html = "\n".join(_insights_section(SimpleNamespace(path=tmp_path)))
-    assert "Capsule insights" in html and "G0" in html and "Gene scan:" in html
+    assert "Capsule insights" in html and "G0" in html and "one-gene-only AUC" in html
     assert _insights_section(SimpleNamespace(path=tmp_path / "elsewhere")) == []

@@ -325,3 +325,48 @@ def test_null_figures(planted):
     g = gene_scan_null_figure(t, null_score_deviations(planted["null_scans"]))
     assert isinstance(g, go.Figure) and len(g.data) == 3
     assert "significant" in g.layout.title.text and g.data[2].text[0] == "G0"
+
+
+# ----------------------------------------------------------------------------- one-gene-only AUC
+def test_one_gene_auc_matches_scikit_learn_on_the_masked_scores(planted):
+    from sklearn.metrics import roc_auc_score
+
+    from genoapp.interpret import masked_class_scores, one_gene_auc
+
+    model, ft, split, y = planted["model"], planted["ft"], planted["split"], planted["y"]
+    got = one_gene_auc(model, ft, samples="train")
+    assert list(got["gene"]) == [f"G{g}" for g in range(30)]
+    sc = masked_class_scores(model, ft, [np.array([g]) for g in range(30)], samples="train")
+    yt = y[split.train_idx]
+    want = [roc_auc_score(yt, sc[g, :, 1].astype(float) - sc[g, :, 0]) for g in range(30)]
+    # float32 routing in another order: a near-tie may flip (one pair in n_case x n_control)
+    np.testing.assert_allclose(got["auc"], want, atol=1e-4)
+    assert got.loc[0, "auc"] > 0.8 and (got["n_case"] + got["n_control"] == yt.size).all()
+
+
+def test_prediction_null_marks_the_planted_gene_and_nothing_in_noise(planted, noise):
+    from genoapp.interpret import gene_prediction_null
+
+    t = gene_prediction_null(planted["model"], planted["ft"], planted["refs"])
+    assert t.loc[0, "gene"] == "G0" and t.loc[0, "rank"] == 1 and bool(t.loc[0, "significant"])
+    assert t["significant"].sum() <= 2
+    assert t.attrs["statistic"] == "prediction" and t.attrs["n_null"] == 3 * 30
+    assert np.asarray(t.attrs["null_values"]).shape == (90,)
+    np.testing.assert_allclose(t["z"], t["score"] - 0.5)
+    cg = core_genes_against_null(t)
+    assert "G0" in set(cg.genes)
+    n = gene_prediction_null(noise["model"], noise["ft"], noise["refs"])
+    assert not n["significant"].any()
+    with pytest.raises(InputDataError, match="no permuted-label network"):
+        gene_prediction_null(planted["model"], planted["ft"], [])
+    with pytest.raises(ConfigError, match="alpha"):
+        gene_prediction_null(planted["model"], planted["ft"], planted["refs"], alpha=2)
+
+
+def test_default_networks_aim_at_a_null_that_can_reach_significance():
+    from genoapp.workflows.insights import default_networks
+
+    assert default_networks(15) == 7 and default_networks(5) == 20 and default_networks(1437) == 3
+    for g in (1, 5, 15, 40, 1000):
+        r = default_networks(g)
+        assert 3 <= r <= 20 and (r * g >= 80 or r == 20)

@@ -16,6 +16,7 @@ from genoapp.interpret.masking import (
     masked_class_scores,
     masked_coupling,
     masked_metrics,
+    one_gene_auc,
     permutation_null,
     random_gene_sets,
 )
@@ -30,6 +31,7 @@ from genoapp.interpret.nonadditive import (
 from genoapp.interpret.null import (
     CouplingNull,
     coupling_against_null,
+    gene_prediction_null,
     gene_scan_null,
     null_gene_scans,
     null_score_deviations,
@@ -56,8 +58,10 @@ __all__ = [
     "coupling_against_null",
     "null_gene_scans",
     "null_score_deviations",
+    "gene_prediction_null",
     "gene_scan_null",
     "masked_class_scores",
+    "one_gene_auc",
     "masked_metrics",
     "masked_coupling",
     "random_gene_sets",

@@ -304,7 +304,8 @@ def recall_figure(rows: pd.DataFrame, *, title: str = "Planted genes recovered")
 
 def gene_scan_null_figure(table: pd.DataFrame, null_values, *, n_labels: int = 10,
                           title: str = "Gene scan against permuted-label networks",
-                          n_bins: int = 60, log_y: bool = True) -> go.Figure:
+                          n_bins: int = 60, log_y: bool = True,
+                          x_label: str | None = None) -> go.Figure:
     """Distribution of the real genes' standardised scores over the permuted-label null.
 
     Parameters
@@ -321,6 +322,9 @@ def gene_scan_null_figure(table: pd.DataFrame, null_values, *, n_labels: int = 1
     n_bins : int, default 60
     log_y : bool, default True
         Logarithmic density axis, so that the tails (where the findings are) are visible.
+    x_label : str, optional
+        Axis title for another statistic (e.g. the one-gene-only AUC - 0.5 of
+        :func:`genoapp.interpret.null.gene_prediction_null`, whose table has the same columns).
 
     Returns
     -------
@@ -370,8 +374,8 @@ def gene_scan_null_figure(table: pd.DataFrame, null_values, *, n_labels: int = 1
            f"no gene beyond the permuted-label null (q < {alpha:g})")
     if R:
         sub += f" against {R} permuted-label network{'s' if R != 1 else ''}"
-    xl = ("(score − network median) / robust spread" if attrs.get("scale", "mad") == "mad"
-          else "score − network median")
+    xl = x_label or ("(score − network median) / robust spread" if attrs.get("scale", "mad") == "mad"
+                     else "score − network median")
     fig.update_layout(title={"text": f"{title}<br><sup>{sub}</sup>"}, barmode="overlay", bargap=0,
                       xaxis_title=xl, yaxis_title="density", template="plotly_white", height=420,
                       legend={"orientation": "h", "y": -0.2})

@@ -205,18 +205,24 @@ def _insights_section(run) -> list[str]:
         return []
     info = ins["info"]
     st = info.get("settings", {})
+    prediction = st.get("statistic") == "prediction"
+    test = ("genes tested on the one-gene-only ROC AUC on the training samples" if prediction else
+            f"gene scan (one-gene-only coupling) on the {html.escape(str(info.get('samples', '')))} "
+            f"samples through primary type {int(info.get('k_star', 0)) + 1}")
     out = ["<h2>Capsule insights (against permuted-label networks)</h2>",
            f"<p class='meta'>{int(info.get('n_networks', 0))} networks of the same architecture "
-           f"trained on the training samples with permuted labels; gene scan on the "
-           f"{html.escape(str(info.get('samples', '')))} samples through primary type "
-           f"{int(info.get('k_star', 0)) + 1}; core genes: {html.escape(str(info.get('core_rule')))} "
+           f"trained on the training samples with permuted labels; {test}; "
+           f"core genes: {html.escape(str(info.get('core_rule')))} "
            f"(FDR level {st.get('alpha', 0.05)}); input: {html.escape(str(st.get('stage') or st.get('input', '')))}."
            "</p>"]
     out += [f"<p>{html.escape(str(v))}</p>" for v in info.get("verdicts", [])]
     if "gene_scan" in ins:
         cols = [c for c in ("rank", "gene", "score", "z", "n_tied", "p_value", "q", "significant")
                 if c in ins["gene_scan"].columns]
-        out += ["<h3>Gene scan: top 20 genes</h3>", _table(_formatted(ins["gene_scan"][cols].head(20), {"score": ".8f", "z": ".2f", "p_value": ".3g", "q": ".3g", "p_empirical": ".3g"}))]
+        fmt = {"score": ".4f" if prediction else ".8f", "z": ".3f" if prediction else ".2f",
+               "p_value": ".3g", "q": ".3g", "p_empirical": ".3g"}
+        out += [f"<h3>{'Gene test (score = one-gene-only AUC)' if prediction else 'Gene scan'}: "
+                "top 20 genes</h3>", _table(_formatted(ins["gene_scan"][cols].head(20), fmt))]
     if "core_genes" in ins:
         core = ins["core_genes"]
         core = core[core["core"].astype(bool)] if "core" in core.columns else core
