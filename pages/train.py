@@ -4,6 +4,7 @@ import dataclasses
 
 import streamlit as st
 
+from genoapp.demo import load_demo_truth
 from genoapp.errors import StorageError
 from genoapp.features import build_features
 from genoapp.logs import capture_log
@@ -22,7 +23,7 @@ from genoapp.ui import settings, state
 from genoapp.ui.errors import guard
 from genoapp.ui.jobs import TrainingJob, get_job, live_panel, start_job
 from genoapp.ui.widgets import download_csv, figure
-from genoapp.workflows.casecontrol import all_pca_config, compare_models
+from genoapp.workflows.casecontrol import all_pca_config, compare_models, nested_filter_report
 from genoapp.workflows.estimate import estimate_comparison
 from genoapp.workflows.presets import (
     PRESETS,
@@ -360,6 +361,15 @@ if proto.covariates is not None and len(proto.covariates.dropped):
         st.dataframe(proto.covariates.dropped.head(1000), hide_index=True)
         download_csv(proto.covariates.dropped, "covariate_missing_samples.csv",
                      key="dl_train_covar_dropped")
+nested = nested_filter_report(
+    proto, n_genes=int(fs.summary.shape[0]) if getattr(fs, "summary", None) is not None else None,
+    truth=load_demo_truth() if ((state.get("cohort") or {}).get("source") == "demo"
+                                and (state.get("selection") or {}).get("phenotype")
+                                == (state.get("cohort") or {}).get("default_phenotype")) else None)
+if len(nested):
+    st.markdown("**Association filter** (chosen inside the training samples of each seed, by a "
+                "logistic regression's ROC AUC on inner validation folds)")
+    st.dataframe(nested.style.format({"val_roc_auc": "{:.3f}"}), hide_index=True)
 st.markdown("**How sure** (95 % bootstrap intervals over the test samples; one-sided tests "
             "against chance)")
 st.dataframe(certainty_table(summary), hide_index=True)

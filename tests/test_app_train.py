@@ -79,6 +79,9 @@ def test_train_page_queues_models_and_shows_the_comparison(trained_app):
                                     "PRS (Σβ·dosage)"]
     assert list(table["input"]) == ["Gene-PCA", "Gene-PCA", "All-PCA", "All-PCA", "SNPs"]
     assert (table["n_seeds"] == 2).all() and table["accuracy"].between(0, 1).all()
+    nested = _table(at, "chosen")  # what the nested association filter kept, per seed
+    assert len(nested) == 2 and nested["chosen"].str.startswith("top ").all()
+    assert nested["additive_kept"].str.endswith(" of 10").all()        # the demo's truth
     paper = _table(at, "Gene-PCA accuracy")
     assert "±" in paper.loc[0, "Gene-PCA accuracy"]
     assert "±" in paper.loc[0, "All-PCA accuracy"] and paper.loc[2, "SNPs roc_auc"] != ""

@@ -116,3 +116,16 @@ def test_quick_preset_tunes_the_number_of_genes(demo):
                          config=ProtocolConfig(seeds=(0,), n_folds=3), association="nested")
     choice = res.stage_choice.iloc[0]
     assert '"top_genes"' in choice["params"] and "genes" in choice["described"]
+    # what the Train page shows: the filter's choice and the planted genes it kept
+    from genoapp.demo import load_demo_truth
+    from genoapp.workflows.casecontrol import nested_filter_report
+
+    rep = nested_filter_report(res, n_genes=fs.summary.shape[0], truth=load_demo_truth())
+    assert len(rep) == 1 and rep.loc[0, "chosen"] == choice["described"]
+    kept = rep.loc[0, "genes_kept"]
+    assert kept == int(choice["params"].split(":")[1].strip(" }"))
+    assert rep.loc[0, "genes_removed"] == fs.summary.shape[0] - kept
+    hits = int(rep.loc[0, "additive_kept"].split(" of ")[0])
+    assert rep.loc[0, "additive_kept"].endswith(" of 10") and hits >= min(kept, 10) // 2
+    assert nested_filter_report(compare_models({fs.input_name: fs}, wf.split, models=["logreg"],
+                                               config=ProtocolConfig(seeds=(0,), n_folds=3))).empty

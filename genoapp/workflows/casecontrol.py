@@ -34,7 +34,7 @@ from genoapp.workflows.protocol import ProtocolConfig, ProtocolResult, StagedInp
 from genoapp.workflows.registry import model_specs
 
 __all__ = ["ASSOCIATION_CHOICES", "all_pca_config", "compare_models", "covariate_columns",
-           "nested_input"]
+           "nested_input", "nested_filter_report"]
 
 #: How the association filter enters the comparison: chosen inside the training samples
 #: (default), or not at all (every QC'd SNP; the QC page may still apply its fixed filter).
@@ -92,6 +92,48 @@ def nested_input(features: FeatureSet, snps, *, preset: str = "quick",
     return StagedInput(data=snps, make_stage=functools.partial(AssociationFilter,
                                                                features.annotation),
                        grid=dict(grid or association_grid(preset)), reference=ref)
+
+
+def nested_filter_report(result: ProtocolResult, *, n_genes: int | None = None,
+                         truth: pd.DataFrame | None = None) -> pd.DataFrame:
+    """What the nested association filter kept in each outer fold (one row per input and seed).
+
+    Parameters
+    ----------
+    result : ProtocolResult
+        A case/control comparison run with ``association="nested"``.
+    n_genes : int, optional
+        Genes of the full feature set (adds ``genes_removed``).
+    truth : pandas.DataFrame, optional
+        Planted genes (``gene``, ``role``: "additive" / "interaction"), e.g.
+        :func:`genoapp.demo.load_demo_truth`: adds ``<role>_kept`` ("k of n").
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``input``, ``seed``, ``chosen`` (the filter's rule and what it kept, e.g. "top 15
+        genes: 64 SNPs in 15 genes, 36 features"), ``val_roc_auc`` (mean over the inner
+        folds that chose it), ``genes_kept``, optionally ``genes_removed`` and the planted
+        counts. Empty without a nested filter.
+    """
+    choice = result.stage_choice
+    if choice is None or len(choice) == 0:
+        return pd.DataFrame()
+    rows = []
+    for _, c in choice.iterrows():
+        stage = result.stages.get((c["input"], int(c["repeat"]), int(c["fold"])))
+        kept = set() if stage is None else set(np.asarray(stage.feature_gene_, dtype=object))
+        row = {"input": c["input"], "seed": int(c["seed"]), "chosen": c["described"],
+               "val_roc_auc": float(c["val_roc_auc"]), "genes_kept": len(kept)}
+        if n_genes is not None:
+            row["genes_removed"] = int(n_genes) - len(kept)
+        if truth is not None:
+            for role in ("additive", "interaction"):
+                planted = set(truth.loc[truth["role"] == role, "gene"].astype(str))
+                if planted:
+                    row[f"{role}_kept"] = f"{len(kept & planted)} of {len(planted)}"
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def covariate_columns(samples: pd.DataFrame, split: Split, *, covariates=(), pcs: int = 0,
