@@ -52,7 +52,7 @@ def main() -> None:
         threadpool_limits(args.threads)
     import numpy as np
 
-    from genoapp.train.device import device_description
+    from genoapp.device import device_description
     from genoapp.train.splits import repeated_kfold
     from genoapp.workflows.presets import protocol_config
     from genoapp.workflows.quantitative import (

@@ -8,7 +8,8 @@ Layers, lowest first (a module imports only from its own layer and the layers be
 builds the import graph and enforces it, with no cycle)
 --------------------------------------------------------------------------------------------
 base        ``errors`` (the error hierarchy), ``logs`` (package logger, run log), ``fileio``
-            (the one atomic-write helper, disk-full and read-only errors).
+            (the one atomic-write helper, disk-full and read-only errors), ``execution`` (where
+            jobs run: this process or Dask), ``device`` (CUDA or CPU).
 io          PLINK bed/bim/fam via bed-reader, phenotype/covariate tables, gene tables, pedigrees,
             GRMs, ID reports, data roots and sanity checks; ``cohort`` (the one genotype
             container, also for relationships and QC'd subsets); ``metrics``; ``simulate``.
@@ -16,10 +17,12 @@ qc          Call rates, MAF, HWE, differential missingness (PLINK 1.9 semantics)
             filter, association tests (GWAS), sample PCA.
 features    SNP-to-gene annotation, windows, imputation, Gene-PCA, All-PCA, pedigree loadings,
             and the feature step as one call (``build_features``).
-train       The engine: device selection, the training loop with callbacks, splits (balanced
-            test split, validation folds, upsampling, outer folds).
 models      DiseaseCapsule, GRVSNN and the sequence CNN, the MLP and CNN (one torch estimator
-            base), the classical baselines, PRS, ridge, LassoNet and the Gibbs samplers.
+            base, which owns seeding, the device, the training loop with its callbacks and
+            save/load), the classical baselines, PRS, ridge, LassoNet and the Gibbs samplers.
+train       The engine's entry point: splits (balanced test split, validation folds,
+            upsampling, outer folds), with the device choice, the loop and the callbacks
+            re-exported from below.
 interpret   Coupling summaries, the gene scan, core genes, masked accuracy and its nulls, the
             genetic algorithm, saliency; every function takes ``(model, features, *, samples=)``.
 workflows   The one evaluation protocol for case/control and quantitative traits, the one model

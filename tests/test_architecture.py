@@ -11,15 +11,17 @@ REPO = Path(__file__).resolve().parents[1]
 PKG = REPO / "genoapp"
 
 #: Layers, lowest first. A module may import from its own layer (without cycles) and from
-#: lower layers only. ``train`` (the engine: device, loop, callbacks, splits) sits below
-#: ``models``, which train with it; see DESIGN.md §2 and the package docstring.
+#: lower layers only: io -> qc -> features -> models -> train engine -> interpret -> workflows
+#: -> runs/report -> ui. The device choice is base; the torch loop and the callbacks belong to
+#: the estimator base in ``models``; ``train`` holds the splits and re-exports the engine.
 LAYERS = [
-    ("base", ["genoapp", "genoapp.errors", "genoapp.logs", "genoapp.fileio", "genoapp.execution"]),
+    ("base", ["genoapp", "genoapp.errors", "genoapp.logs", "genoapp.fileio", "genoapp.execution",
+              "genoapp.device"]),
     ("io", ["genoapp.io", "genoapp.cohort", "genoapp.metrics", "genoapp.simulate"]),
     ("qc", ["genoapp.qc"]),
     ("features", ["genoapp.features"]),
-    ("train", ["genoapp.train"]),
     ("models", ["genoapp.models"]),
+    ("train", ["genoapp.train"]),
     ("interpret", ["genoapp.interpret"]),
     ("workflows", ["genoapp.workflows", "genoapp.demo", "genoapp.learn", "genoapp.plots"]),
     ("runs/report", ["genoapp.runs", "genoapp.report"]),
@@ -147,7 +149,8 @@ def test_layers_only_import_downwards():
 def test_checkers_detect_a_cycle_and_a_back_edge():
     assert _cycles({"a": {"b"}, "b": {"a"}, "c": set()}) == [["a", "b"]]
     assert _layer("genoapp.qc.funnel") < _layer("genoapp.workflows.protocol")
-    assert _layer("genoapp.train.splits") < _layer("genoapp.models.capsnet")
+    assert _layer("genoapp.models.capsnet") < _layer("genoapp.train.splits")
+    assert _layer("genoapp.device") < _layer("genoapp.models.training")
 
 
 # -------------------------------------------------------------------------- scanpy rules

@@ -16,7 +16,7 @@ from genoapp.models.bayes import (
     _sweep_bayesc,
     _sweep_gaussian,
 )
-from genoapp.train.callbacks import Callback, History
+from genoapp.models.callbacks import Callback, History
 
 MODELS = [BayesianRidgeGibbs, BayesianLassoGibbs, BayesCpiGibbs]
 

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from genoapp.errors import ConfigError, InputDataError
+from genoapp.models.callbacks import History
 from genoapp.models.grvsnn import GRVSNNNet, GRVSNNRegressor, hard_sigmoid, masked_mse
-from genoapp.train.callbacks import History
 
 
 @pytest.fixture(autouse=True)

@@ -13,8 +13,8 @@ from sklearn.linear_model import Ridge
 
 from genoapp.errors import ConfigError, InputDataError
 from genoapp.metrics import regression_metrics
+from genoapp.models.callbacks import StopFlag
 from genoapp.train import folds_from_labels, repeated_kfold
-from genoapp.train.callbacks import StopFlag
 from genoapp.workflows.presets import model_params, protocol_config
 from genoapp.workflows.protocol import FoldScaler, ModelSpec, ProtocolConfig, run_protocol
 from genoapp.workflows.registry import model_specs

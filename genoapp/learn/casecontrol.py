@@ -171,7 +171,7 @@ class OverfitResult:
     Attributes
     ----------
     history : pandas.DataFrame
-        Per epoch (:mod:`genoapp.train.callbacks` keys): ``epoch``, ``train_loss``,
+        Per epoch (:mod:`genoapp.models.callbacks` keys): ``epoch``, ``train_loss``,
         ``train_accuracy`` (during the epoch, dropout active), ``val_loss``, ``val_accuracy``
         (eval mode), ``lr``, ``seconds``.
     best_epoch : int

@@ -40,11 +40,11 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import NotFittedError
 from torch import nn
 
+from genoapp.device import resolve_device
 from genoapp.errors import ConfigError, InputDataError
 from genoapp.fileio import atomic_write
 from genoapp.models._validation import as_float32_matrix, check_fit_data, check_predict_data
-from genoapp.train.device import resolve_device
-from genoapp.train.trainer import TrainResult, train_module
+from genoapp.models.training import TrainResult, train_module
 
 __all__ = ["TorchEstimator", "TorchBinaryClassifier", "FitData", "BatchNorm1dAnySize",
            "BatchNorm2dAnySize", "read_torch_payload", "registered_formats"]
@@ -295,7 +295,7 @@ class TorchEstimator(BaseEstimator):
     n_features_in_ : int
         Number of input columns (for sequences: the sequence length).
     history_ : list of dict
-        Per-epoch logs (keys in :mod:`genoapp.train.callbacks`); ``pandas.DataFrame(history_)``
+        Per-epoch logs (keys in :mod:`genoapp.models.callbacks`); ``pandas.DataFrame(history_)``
         is the training curve.
     device_ : str
         Device used, e.g. "cpu" or "cuda:0" (after :meth:`load`: the device loaded onto).
@@ -755,7 +755,7 @@ class TorchBinaryClassifier(ClassifierMixin, TorchEstimator):
     classes_ : ndarray of shape (2,)
         The two labels seen in ``fit``, sorted; ``classes_[1]`` is the positive (case) class.
     history_ : list of dict
-        Per-epoch logs (keys in :mod:`genoapp.train.callbacks`).
+        Per-epoch logs (keys in :mod:`genoapp.models.callbacks`).
     device_ : str
     mixed_precision_ : bool
         Whether bfloat16 autocast was used in training.

@@ -264,7 +264,7 @@ class DiseaseCapsuleClassifier(TorchBinaryClassifier):
     model_ : DiseaseCapsuleNet
         The trained module (on ``device_``, eval mode).
     history_ : list of dict
-        Per-epoch logs (keys in :mod:`genoapp.train.callbacks`).
+        Per-epoch logs (keys in :mod:`genoapp.models.callbacks`).
     device_ : str
         Device used, e.g. "cpu" or "cuda:0".
     n_features_in_ : int

@@ -66,10 +66,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from genoapp.device import resolve_device
 from genoapp.errors import ConfigError, InputDataError, StorageError
 from genoapp.models._torch import FitData, TorchEstimator
-from genoapp.train.callbacks import Callback
-from genoapp.train.device import resolve_device
+from genoapp.models.callbacks import Callback
 
 __all__ = ["fit_ddp", "distributed_env", "per_process_batch_size", "ReferenceSampler",
            "read_feature_arrays", "make_estimator"]

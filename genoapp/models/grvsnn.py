@@ -113,9 +113,9 @@ from torch import nn
 
 from genoapp.errors import ConfigError, InputDataError
 from genoapp.models._torch import FitData, TorchEstimator
+from genoapp.models.callbacks import EarlyStopping
 from genoapp.models.ridge import ridge_leave_one_out
-from genoapp.train.callbacks import EarlyStopping
-from genoapp.train.trainer import evaluate_module
+from genoapp.models.training import evaluate_module
 
 #: Permutations of the traits behind the selection null (``importance_scale="null"``).
 _N_PERMUTATIONS = 100

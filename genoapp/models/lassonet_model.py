@@ -175,7 +175,7 @@ class LassoNetRegressorCV(RegressorMixin, BaseEstimator):
         import torch
         from lassonet import LassoNetRegressorCV as _LassoNetCV
 
-        from genoapp.train.device import resolve_device
+        from genoapp.device import resolve_device
 
         X, y = _validate_xy(X, y)
         hidden, n_iters, patience = self._check_params(X.shape[0])

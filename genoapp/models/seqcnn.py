@@ -32,7 +32,7 @@ from torch import nn
 from genoapp.errors import ConfigError, InputDataError
 from genoapp.models._torch import FitData, TorchEstimator
 from genoapp.models._validation import as_real_array
-from genoapp.train.callbacks import EarlyStopping
+from genoapp.models.callbacks import EarlyStopping
 
 __all__ = ["SequenceCNN", "SequenceCNNRegressor"]
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from genoapp.cohort import Cohort
 from genoapp.demo import DEMO_BATCH, DEMO_PHENOTYPE, HG19_GENES, load_demo_cohort
+from genoapp.device import device_description, resolve_device
 from genoapp.errors import ConfigError
 from genoapp.execution import ExecutionSetting, current_executor, use_executor
 from genoapp.features.build import FeatureConfig, build_features, feature_input_name
@@ -23,7 +24,6 @@ from genoapp.io import read_gene_table
 from genoapp.logs import capture_log, get_logger
 from genoapp.runs.projection import FeatureProjector
 from genoapp.runs.store import check_runs_dir, save_run
-from genoapp.train.device import device_description, resolve_device
 from genoapp.workflows.casecontrol import all_pca_config, compare_models
 from genoapp.workflows.config import RunConfig, protocol_for, qc_config
 from genoapp.workflows.protocol import SNP_INPUT

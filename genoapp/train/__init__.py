@@ -1,17 +1,24 @@
-"""The training engine, below the models: device selection, the mini-batch loop with
-callbacks, and the sample splits of the evaluation protocol.
+"""The training engine, above the models: the sample splits of the evaluation protocol, and
+in one place the pieces every training uses.
 
-- :mod:`~genoapp.train.device`: ``"auto"`` picks CUDA, then the CPU (:func:`resolve_device`).
-- :mod:`~genoapp.train.trainer`: :func:`train_module` (callbacks, stop button, best-epoch
-  selection on validation data).
-- :mod:`~genoapp.train.callbacks`: the one progress/callback protocol (:class:`Callback`,
-  :class:`StopFlag`, :class:`EarlyStopping`, :class:`History`).
-- :mod:`~genoapp.train.splits`: balanced test split (:func:`make_split`), balanced validation
-  folds, upsampling, and the outer folds of the protocol (:class:`OuterFold`).
+- :mod:`~genoapp.train.splits` (defined here): balanced test split (:func:`make_split`),
+  balanced validation folds, upsampling, and the outer folds of the protocol
+  (:class:`OuterFold`).
+- re-exported from below: :func:`resolve_device` (:mod:`genoapp.device`, base layer: ``"auto"``
+  picks CUDA, then the CPU); :func:`train_module` (:mod:`genoapp.models.training`: the
+  mini-batch loop of the torch estimator base, with callbacks, the stop button and best-epoch
+  selection on validation data); the one progress/callback protocol
+  (:mod:`genoapp.models.callbacks`: :class:`Callback`, :class:`StopFlag`,
+  :class:`EarlyStopping`, :class:`History`).
+
+The loop and the callbacks live with the torch estimator base (:mod:`genoapp.models._torch`),
+which owns seeding, the device, the loop and save/load, so that ``models`` never imports
+``train``: the layers run io -> qc -> features -> models -> train -> interpret -> workflows.
 """
 
-from genoapp.train.callbacks import Callback, EarlyStopping, History, StopFlag
-from genoapp.train.device import device_description, resolve_device
+from genoapp.device import device_description, resolve_device
+from genoapp.models.callbacks import Callback, EarlyStopping, History, StopFlag
+from genoapp.models.training import TrainResult, evaluate_module, train_module
 from genoapp.train.splits import (
     OuterFold,
     Split,
@@ -23,7 +30,6 @@ from genoapp.train.splits import (
     repeated_kfold,
     upsample_minority,
 )
-from genoapp.train.trainer import TrainResult, evaluate_module, train_module
 
 __all__ = [
     "Callback",

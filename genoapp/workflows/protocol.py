@@ -76,7 +76,7 @@ from genoapp.metrics import (
     fold_interval,
     regression_metrics,
 )
-from genoapp.train.callbacks import Callback, EarlyStopping, StopFlag
+from genoapp.models.callbacks import Callback, EarlyStopping, StopFlag
 from genoapp.train.splits import OuterFold, balanced_kfold, upsample_minority
 
 __all__ = [

@@ -2,7 +2,7 @@
 
 Used by :class:`genoapp.models.DiseaseCapsuleClassifier` and reusable by the other torch models
 (the loss, the forward call and the accuracy count are injected). See
-:mod:`genoapp.train.callbacks` for the callback protocol and the keys of the epoch logs.
+:mod:`genoapp.models.callbacks` for the callback protocol and the keys of the epoch logs.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from genoapp.errors import ConfigError, InputDataError
-from genoapp.train.callbacks import Callback
+from genoapp.models.callbacks import Callback
 
 __all__ = ["TrainResult", "train_module", "evaluate_module"]
 
@@ -30,7 +30,7 @@ class TrainResult:
     Attributes
     ----------
     history : list of dict
-        One logs dict per completed epoch (keys in :mod:`genoapp.train.callbacks`).
+        One logs dict per completed epoch (keys in :mod:`genoapp.models.callbacks`).
     stopped_early : bool
         True when a callback stopped training before ``epochs`` epochs were completed.
     best_epoch : int or None
@@ -172,7 +172,7 @@ def train_module(
         Validation data, evaluated in eval mode after every epoch (``val_loss``,
         ``val_accuracy``).
     callbacks : sequence of Callback
-        See :mod:`genoapp.train.callbacks`. ``should_stop`` is checked once per batch: after
+        See :mod:`genoapp.models.callbacks`. ``should_stop`` is checked once per batch: after
         each batch, except that the check for the last batch of an epoch comes after the epoch
         is logged and ``on_epoch_end`` has run (so a callback may decide there). A stop seen
         in the middle of an epoch abandons the rest of that epoch, which is not logged.
