@@ -361,15 +361,6 @@ if proto.covariates is not None and len(proto.covariates.dropped):
         st.dataframe(proto.covariates.dropped.head(1000), hide_index=True)
         download_csv(proto.covariates.dropped, "covariate_missing_samples.csv",
                      key="dl_train_covar_dropped")
-nested = nested_filter_report(
-    proto, n_genes=int(fs.summary.shape[0]) if getattr(fs, "summary", None) is not None else None,
-    truth=load_demo_truth() if ((state.get("cohort") or {}).get("source") == "demo"
-                                and (state.get("selection") or {}).get("phenotype")
-                                == (state.get("cohort") or {}).get("default_phenotype")) else None)
-if len(nested):
-    st.markdown("**Association filter** (chosen inside the training samples of each seed, by a "
-                "logistic regression's ROC AUC on inner validation folds)")
-    st.dataframe(nested.style.format({"val_roc_auc": "{:.3f}"}), hide_index=True)
 st.markdown("**How sure** (95 % bootstrap intervals over the test samples; one-sided tests "
             "against chance)")
 st.dataframe(certainty_table(summary), hide_index=True)
@@ -388,6 +379,15 @@ with c2:
     download_csv(proto.metrics, "test_metrics_per_seed.csv")
 metric = st.selectbox("Metric", list(METRICS), key="cmp_metric")
 figure(comparison_figure(summary, metric=metric), key="cmp_fig")
+nested = nested_filter_report(
+    proto, n_genes=int(fs.summary.shape[0]) if getattr(fs, "summary", None) is not None else None,
+    truth=load_demo_truth() if ((state.get("cohort") or {}).get("source") == "demo"
+                                and (state.get("selection") or {}).get("phenotype")
+                                == (state.get("cohort") or {}).get("default_phenotype")) else None)
+if len(nested):
+    st.markdown("**Association filter** (chosen inside the training samples of each seed, by a "
+                "logistic regression's ROC AUC on inner validation folds)")
+    st.dataframe(nested.style.format({"val_roc_auc": "{:.3f}"}), hide_index=True)
 
 if proto.metrics.empty:
     st.info("No model finished before training was stopped: no curves or confusion matrices "
