@@ -38,3 +38,18 @@ def test_estimate_is_within_a_factor_two_of_the_measured_time(shared_data, tmp_p
     measured = time.perf_counter() - t
     assert len(run.metrics) == 2 * 2 * 5  # 2 models x 2 traits x 5 folds
     assert est.seconds / 2 <= measured <= 2 * est.seconds, (est.text(), measured)
+
+
+def test_lassonet_planning_rule_matches_its_measured_fits():
+    """The quick preset's LassoNet rule goes through the two fits it was calibrated on
+    (wheat 479 x 1,279: 30 s; mice 1,451 x 10,346: 62 s), not rows x columns (735 s)."""
+    from genoapp.workflows.estimate import _regression_fit_seconds
+    from genoapp.workflows.presets import model_params
+
+    params = tuple(sorted(model_params("quick", "lassonet").items()))
+    wheat = _regression_fit_seconds("lassonet", "quick", 479, 1279, params)
+    mice = _regression_fit_seconds("lassonet", "quick", 1451, 10346, params)
+    assert wheat == pytest.approx(30.0, rel=1e-6) and mice == pytest.approx(62.0, rel=1e-6)
+    paper = _regression_fit_seconds("lassonet", "paper", 1451, 10346,
+                                    tuple(sorted(model_params("paper", "lassonet").items())))
+    assert paper > 10 * mice          # the package defaults: a long path, 100 hidden units

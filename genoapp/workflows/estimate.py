@@ -25,10 +25,15 @@ _log = get_logger(__name__)
 #: Planning rule: with early stopping (patience p), networks usually stop after about this
 #: fraction of their epoch budget (measured on the demo: DiseaseCapsule 6-13 of 30 epochs).
 _EARLY_STOP_FRACTION = 0.4
-#: Planning rule for LassoNet: one quick-preset fit measured on the wheat (479 training rows x
-#: 1,279 markers, one core): seconds and rows x columns.
+#: Planning rule for LassoNet: quick-preset fits measured with
+#: ``benchmarks/quantitative_paper_table.py``: wheat (479 training rows x 1,279 markers) 30 s,
+#: mice (1,451 x 10,346) 62 s per fit. The time grows far slower than rows x columns (the
+#: lambda path and early stopping, not the data size, set the number of epochs): a power
+#: law through the two, exponent log(62 / 30) / log(24.5) = 0.23. Scaling by rows x columns,
+#: as before, gave 735 s for the mice, 12 times the measured time.
 _LASSONET_QUICK_S = 30.0
 _LASSONET_QUICK_SIZE = 479 * 1279
+_LASSONET_SIZE_EXPONENT = float(np.log(62.0 / 30.0) / np.log(1451 * 10346 / (479 * 1279)))
 
 
 @dataclasses.dataclass
@@ -137,9 +142,10 @@ def _regression_fit_seconds(key: str, preset: str, n: int, p: int, params: tuple
     most 300 rows (scaled quadratically: an n x n eigenproblem); the others on at most 300 rows
     and 2,000 columns, scaled linearly in both; Gibbs samplers run 200 iterations (scaled to
     ``n_iter``). LassoNet is not probed (its lambda path has no length known in advance and a
-    probe took minutes): a planning rule scales one measured fit, the quick preset on the wheat
-    (479 x 1,279, 30 s on one core), linearly in rows x columns, by the number of lambda steps
-    (``log 1.5 / log path_multiplier``), epochs per step, CV folds + 1 and hidden units.
+    probe took minutes): a planning rule scales two measured quick-preset fits (wheat 479 x
+    1,279: 30 s; mice 1,451 x 10,346: 62 s) as (rows x columns)^0.23, then by the number of
+    lambda steps (``log 1.5 / log path_multiplier``), epochs per step, CV folds + 1 and hidden
+    units.
     """
     from genoapp.workflows.registry import model_specs
 
@@ -160,7 +166,7 @@ def _regression_fit_seconds(key: str, preset: str, n: int, p: int, params: tuple
         per_step = float(iters if isinstance(iters, int) else iters[1])
         mult = max(float(kw.get("path_multiplier", 1.02)), 1.0 + 1e-6)
         hidden = float(sum(kw.get("hidden_dims") or (20,)))
-        return (_LASSONET_QUICK_S * (n * p) / _LASSONET_QUICK_SIZE
+        return (_LASSONET_QUICK_S * ((n * p) / _LASSONET_QUICK_SIZE) ** _LASSONET_SIZE_EXPONENT
                 * (np.log(1.5) / np.log(mult)) * (per_step / 30.0)
                 * ((int(kw.get("cv", 3)) + 1) / 4.0) * (hidden / 20.0))
     secs = _timed(lambda: est.fit(X, y), repeat=1) * factor
