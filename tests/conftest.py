@@ -6,6 +6,7 @@ absent (a user's clone) they skip with a clear reason. ``GENOAPP_SHARED`` overri
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 # Idle OpenMP threads (torch) spin by default and starve the other tests on a 2-core machine.
@@ -90,17 +91,34 @@ def local2():
         yield ex
 
 
+@contextlib.contextmanager
+def _torch_threads(n: int):
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 @pytest.fixture
 def one_torch_thread():
     """torch at one thread, as on each Dask worker (OMP_NUM_THREADS=1): another thread count
     changes a torch fit's floating-point sums (test AUC by ~1e-4), so in-process references
     of torch results compared with a cluster run use one thread too."""
-    import torch
+    with _torch_threads(1):
+        yield
 
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+
+@pytest.fixture(scope="module")
+def one_torch_thread_module():
+    """torch at one thread for a whole test module (``pytestmark = pytest.mark.usefixtures(
+    "one_torch_thread_module")``): small networks are as fast on one thread and immune to
+    OpenMP spin-waits and oversubscription on the shared 2-core machine."""
+    with _torch_threads(1):
+        yield
 
 
 @pytest.fixture(scope="session")

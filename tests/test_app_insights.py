@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 from streamlit.testing.v1 import AppTest
 
 from genoapp.demo import DEMO_PHENOTYPE
@@ -20,14 +19,7 @@ from genoapp.models import DiseaseCapsuleClassifier, make_logistic_regression
 from genoapp.train import upsample_minority
 from genoapp.workflows.protocol import ProtocolConfig, ProtocolResult, TaskKey
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Small tensors: one intra-op thread avoids oversubscription on a shared 2-core runner."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread_module")
 
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")

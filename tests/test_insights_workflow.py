@@ -8,7 +8,6 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from genoapp.errors import ConfigError
@@ -22,12 +21,7 @@ PARAMS = dict(n_hidden=20, n_primary_types=4, epochs=10, learning_rate=3e-3, lr_
               length_scale=10.0, batch_size=32, device="cpu")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread_module")
 
 
 class TopGenes(TransformerMixin, BaseEstimator):

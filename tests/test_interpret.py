@@ -34,14 +34,7 @@ from genoapp.interpret.forward import class_matrices, coupling_from_hidden, leng
 from genoapp.models import DiseaseCapsuleClassifier, make_logistic_regression
 from genoapp.train import Split, StopFlag
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Small tensors: one intra-op thread avoids oversubscription on a shared 2-core runner."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread_module")
 
 
 def _ft(X, feature_gene, y=None):

@@ -33,14 +33,7 @@ from genoapp.plots.capsule import coupling_deviation_heatmaps
 from genoapp.plots.interpret import gene_scan_null_figure, null_histogram
 from genoapp.train import make_split
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Small tensors: one intra-op thread avoids oversubscription on a shared 2-core runner."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread_module")
 
 
 # A small DiseaseCapsule that learns a strong one-gene effect in 10 epochs on 480 samples:

@@ -12,15 +12,7 @@ FAST = dict(hidden_dims=(8,), cv=3, path_multiplier=1.2, lambda_start=0.1, n_ite
             patience=(20, 5), device="cpu")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Tiny networks: one thread avoids OpenMP spin-waits on the shared 2-core machine."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread_module")
 
 
 @pytest.fixture(scope="module")

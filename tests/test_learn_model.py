@@ -30,14 +30,7 @@ from genoapp.learn import (
 )
 from genoapp.models.seqcnn import SequenceCNN, SequenceCNNRegressor
 
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Small models: one thread is as fast, and immune to OpenMP spin-waits on a busy CPU."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread_module")
 
 
 def _random_one_hot(n, L, seed=0):
