@@ -188,8 +188,35 @@ def _spawn_worker(rank, world, port, data_path, out_dir):
             assert type(_module(est).net[1]).__name__ == "BatchNorm1dAnySize"
             assert est.device == "cpu" and est.history_[-1]["epoch"] == 3
         torch.distributed.barrier()  # both done before either tears the group down
+        (Path(out_dir) / f"rank{rank}.done").touch()
     finally:
         torch.distributed.destroy_process_group()
+
+
+def _spawn_mlps(tmp) -> str | None:
+    """Run the two workers once; None when both finished, else why not.
+
+    A gloo process group can abort one process while the group is torn down, after all the
+    work and the final barrier ("terminate called without an active exception": a peer closed
+    its connections first; seen once in a loaded CI run). The ``rank*.done`` files are written
+    after that barrier, so such a teardown abort leaves complete, valid results.
+    """
+    import torch.multiprocessing as mp
+
+    ctx = mp.start_processes(_spawn_worker, args=(2, _free_port(), str(tmp / "f.npz"), str(tmp)),
+                             nprocs=2, join=False, start_method="spawn")
+    deadline = time.monotonic() + 240
+    try:
+        while not ctx.join(timeout=1):
+            if time.monotonic() > deadline:
+                for p in ctx.processes:
+                    p.kill()
+                pytest.fail("the spawned DDP processes did not finish within 240 s")
+    except mp.ProcessExitedException as exc:
+        if all((tmp / f"rank{r}.done").exists() for r in (0, 1)):
+            return None  # aborted in the teardown, after the results were written
+        return str(exc)
+    return None
 
 
 @pytest.fixture(scope="module")
@@ -197,20 +224,16 @@ def spawned_mlps(tmp_path_factory):
     """Two gloo processes train the SGD and the Adam MLP with validation data."""
     if not _DIST:
         pytest.skip("torch.distributed with the gloo backend is not available")
-    import torch.multiprocessing as mp
-
-    tmp = tmp_path_factory.mktemp("ddp_spawn")
     d = _data(n=64, n_val=21, seed=5)  # validation shards of 11 and 10 samples
-    np.savez(tmp / "f.npz", **d)
-    ctx = mp.start_processes(_spawn_worker, args=(2, _free_port(), str(tmp / "f.npz"), str(tmp)),
-                             nprocs=2, join=False, start_method="spawn")
-    deadline = time.monotonic() + 240
-    while not ctx.join(timeout=1):
-        if time.monotonic() > deadline:
-            for p in ctx.processes:
-                p.kill()
-            pytest.fail("the spawned DDP processes did not finish within 240 s")
-    return tmp, d
+    errors = []
+    for _ in range(2):  # a second try, on a fresh port, if a process died before finishing
+        tmp = tmp_path_factory.mktemp("ddp_spawn")
+        np.savez(tmp / "f.npz", **d)
+        error = _spawn_mlps(tmp)
+        if error is None:
+            return tmp, d
+        errors.append(error)
+    pytest.fail(f"the spawned DDP processes failed twice: {errors}")
 
 
 def test_spawned_sgd_mlp_with_batch_norm_and_validation_equals_the_reference(spawned_mlps):
