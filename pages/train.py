@@ -173,9 +173,17 @@ with st.form("train_form"):
     n_seeds = p1.number_input("Seeds", 1, 20, key="n_seeds",
                               help="Repetitions with different folds, upsampling and initialisation.")
     n_folds = p2.number_input("Validation folds", 2, 10, 5, key="n_folds")
-    validation = p3.selectbox("Validation", ["holdout", "cv"], key="validation",
-                              format_func=lambda v: {"holdout": "first fold only (fast)",
-                                                     "cv": "all folds + refit"}[v])
+    refit_holdout = protocol_config(st.session_state.get("preset", "quick"),
+                                    "classification").holdout_refit
+    validation = p3.selectbox(
+        "Validation", ["holdout", "cv"], key="validation",
+        format_func=lambda v: {"holdout": ("first fold + refit (fast)" if refit_holdout
+                                           else "first fold only (fast)"),
+                               "cv": "all folds + refit"}[v],
+        help="Hyper-parameters and the best epoch are chosen on the first validation fold, or "
+             "on all folds. 'refit': the final network is then trained on all training samples "
+             "for that many epochs; otherwise it is the network trained on the other folds "
+             "(the authors' way).")
     tuning = p4.selectbox("Tuning", ["grid", "optuna", "none"], key="tuning",
                           format_func=lambda v: {"grid": "grid search", "optuna": "Optuna (TPE)",
                                                  "none": "none (first values)"}[v])

@@ -292,3 +292,25 @@ def test_a_failing_model_is_reported_and_the_queue_goes_on():
     assert list(res.metrics["key"]) == ["spy"]
     assert "MLP on A, fold 1.1 (seed 0) failed: ConfigError" in res.notes[0] and "learning_rate" in res.notes[0]
     assert [e["event"] for e in events].count("task_failed") == 1
+
+
+def test_holdout_refit_trains_the_final_network_on_all_training_rows_for_the_best_epoch():
+    X, y, G, split = _data(n=300, seed=6)
+    X = X[:, 1:]  # no row ids for the network
+    specs = model_specs(["mlp"], overrides={"mlp": {"epochs": 12, "batch_size": 16, "device": "cpu"}})
+    runs = {}
+    for refit in (False, True):
+        cfg = ProtocolConfig(seeds=(0,), n_folds=3, validation="holdout", holdout_refit=refit,
+                             patience=3, device="cpu")
+        runs[refit] = run_protocol({"A": X}, y, outer=_outer(split.train_idx, split.test_idx, cfg),
+                                   models=specs, config=cfg)
+    fold_est = runs[False].estimator("mlp", "A", seed=0)
+    best = fold_est.best_epoch_
+    assert best is not None and "val_loss" in fold_est.history_[0]  # the fold model: validated
+    row_f, row_r = runs[False].metrics.iloc[0], runs[True].metrics.iloc[0]
+    final = runs[True].estimator("mlp", "A", seed=0)
+    assert len(final.history_) == best and "val_loss" not in final.history_[0]  # no data held out
+    assert '"epochs": %d' % best in row_r["best_params"]
+    assert row_r["val_score"] == row_f["val_score"]  # chosen on the same validation fold
+    assert not np.array_equal(_test_scores(runs[True], "mlp", "A", 0),
+                              _test_scores(runs[False], "mlp", "A", 0))

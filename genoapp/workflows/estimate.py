@@ -204,7 +204,7 @@ def _plan_fits(config, n_seeds: int, n_candidates: int) -> int:
     every seed), plus refits."""
     folds = 1 if config.validation == "holdout" else int(config.n_folds)
     per_search = n_candidates * folds
-    refit = 0 if config.validation == "holdout" else 1
+    refit = 0 if (config.validation == "holdout" and not config.holdout_refit) else 1
     if config.share_tuning:
         return per_search + refit + (n_seeds - 1) * (folds + refit)
     return n_seeds * (per_search + refit)

@@ -73,7 +73,11 @@ PRESETS: dict[str, Preset] = {
         name="quick",
         label="Teaching demo (quick): authors' models with early stopping, 3 seeds; "
               "quantitative: 5-fold CV, default hyper-parameters",
-        casecontrol=dict(task="classification", seeds=(0, 1, 2), n_folds=5,
+        # holdout_refit: the torch models are refitted on all training samples for the best
+        # epoch of the validation fold. Judged without the test set, on 4 balanced pseudo-test
+        # parts drawn from the demo's training samples: DiseaseCapsule ROC AUC 0.714 -> 0.725,
+        # higher on each of the 4 (fold model trained on 80 % of the training samples instead)
+        casecontrol=dict(task="classification", seeds=(0, 1, 2), n_folds=5, holdout_refit=True,
                          validation="holdout", tuning="grid", select_by="roc_auc", patience=3,
                          share_tuning=True, label="Teaching demo (quick)"),
         quantitative=dict(task="regression", n_splits=5, n_repeats=1, validation="holdout",

@@ -24,8 +24,9 @@ Outer splits × seeds × tuning inside the training part, identical for every mo
    ``always_validate`` (the case/control default: every model gets a validation score).
 4. **Final model**: torch models with ``validation="holdout"`` keep the best candidate's fold
    model (trained on the fitting part, best epoch chosen on the held-out part, as the
-   DiseaseCapsule authors trained); otherwise the model is refitted on the whole training part
-   with the chosen values (torch: for the median best epoch of the folds).
+   DiseaseCapsule authors trained) unless ``holdout_refit`` (the quick case/control preset);
+   otherwise the model is refitted on the whole training part with the chosen values (torch:
+   for the median best epoch of the folds).
 5. **Scoring on the outer test part**, once per final model: accuracy, precision, recall, F1,
    ROC AUC (case/control); MSE, Pearson r and distance correlation per trait on the
    training-standardised scale (quantitative), and the number of selected inputs
@@ -237,6 +238,11 @@ class ProtocolConfig:
         ``n_folds`` folds, then a refit on the whole training part.
     validation_fraction : float, default 0.2
         Quantitative traits: size of the hold-out validation part.
+    holdout_refit : bool, default False
+        Torch models with ``validation="holdout"``: False keeps the fold model (trained on the
+        fitting part, its best epoch chosen on the held-out part, as the DiseaseCapsule authors
+        trained); True refits on the whole training part for that best epoch (no data left
+        out of the final model, at the cost of one more fit).
     tuning : {"grid", "optuna", "none"}, default "grid"
         Grid search over each model's ``grid``; Optuna TPE (``n_trials`` trials, seeded, over
         ``space`` and ``grid``); or no tuning (first grid values).
@@ -281,6 +287,7 @@ class ProtocolConfig:
     n_folds: int = 5
     validation: str = "holdout"
     validation_fraction: float = 0.2
+    holdout_refit: bool = False
     tuning: str = "grid"
     n_trials: int = 10
     prune: bool = False
@@ -1369,7 +1376,7 @@ class _Engine:
                     return None
                 est, params, val_score, stopped = (fallback["est"], fallback["params"],
                                                    fallback["score"], True)
-            elif spec.is_torch and cfg.validation == "holdout":
+            elif spec.is_torch and cfg.validation == "holdout" and not cfg.holdout_refit:
                 est, params, val_score = best["fold_model"], best["params"], best["score"]
             else:
                 est, params, val_score, stopped = self._refit(spec, best, base, fold, X, Yt, tr,
