@@ -310,7 +310,7 @@ def test_holdout_refit_trains_the_final_network_on_all_training_rows_for_the_bes
     row_f, row_r = runs[False].metrics.iloc[0], runs[True].metrics.iloc[0]
     final = runs[True].estimator("mlp", "A", seed=0)
     assert len(final.history_) == best and "val_loss" not in final.history_[0]  # no data held out
-    assert '"epochs": %d' % best in row_r["best_params"]
+    assert f'"epochs": {best}' in row_r["best_params"]
     assert row_r["val_score"] == row_f["val_score"]  # chosen on the same validation fold
     assert not np.array_equal(_test_scores(runs[True], "mlp", "A", 0),
                               _test_scores(runs[False], "mlp", "A", 0))
