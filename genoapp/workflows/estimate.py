@@ -23,8 +23,9 @@ __all__ = ["Estimate", "estimate_comparison", "estimate_quantitative", "format_s
 
 _log = get_logger(__name__)
 #: Planning rule: with early stopping (patience p), networks usually stop after about this
-#: fraction of their epoch budget (measured on the demo: DiseaseCapsule 6-13 of 30 epochs).
-_EARLY_STOP_FRACTION = 0.4
+#: fraction of their epoch budget (measured on the demo with the quick preset's learning-rate
+#: grid: DiseaseCapsule's best epochs 3-12 of 30, so it stops after 6-15, median about 10).
+_EARLY_STOP_FRACTION = 0.33
 #: Planning rule for LassoNet: quick-preset fits measured with
 #: ``benchmarks/quantitative_paper_table.py``: wheat (479 training rows x 1,279 markers) 30 s,
 #: mice (1,451 x 10,346) 62 s per fit. The time grows far slower than rows x columns (the
@@ -93,17 +94,19 @@ def _torch_seconds_per_sample(cls_path: str, n_features: int, params: tuple) -> 
     X = rng.normal(size=(n, n_features)).astype(np.float32)
     y = np.r_[np.zeros(n // 2), np.ones(n - n // 2)].astype(np.int64)
     if "max_epochs" in cls().get_params():
-        kw.update(max_epochs=1, validation_fraction=0.0)
+        n_epochs = 1
+        kw.update(max_epochs=n_epochs, validation_fraction=0.0)
         y = rng.normal(size=n).astype(np.float32)
     else:
-        kw["epochs"] = 1
+        n_epochs = 3  # several epochs: a fit's fixed cost is shared, as in real training
+        kw["epochs"] = n_epochs
     est = cls(**{k: v for k, v in kw.items() if k in cls().get_params()}, device="cpu")
     threads = torch.get_num_threads()
     try:
         secs = _timed(lambda: est.fit(X, y), repeat=2)
     finally:
         torch.set_num_threads(threads)
-    return secs / n
+    return secs / (n * n_epochs)
 
 
 @functools.lru_cache(maxsize=64)
@@ -199,20 +202,49 @@ def _association_seconds(n: int, p: int) -> float:
     return _timed(lambda: allelic_association(G, y), repeat=1) * (n / m) * (p / q)
 
 
-def _plan_fits(config, n_seeds: int, n_candidates: int) -> int:
-    """Fits of one model over all seeds: candidates x inner folds on the first seed (or on
-    every seed), plus refits."""
+#: Planning rule: genes chosen for their association are wider than the average gene (more
+#: SNPs, more chances of a small p-value): on the demo the 15 chosen genes had 2.4 Gene-PCA
+#: columns each, the average gene of the full input 1.2.
+_CHOSEN_GENE_WIDTH = 2.0
+
+
+def _nested_width(grid: dict, n_features: int, n_snps: int, n_units: int | None) -> int:
+    """Planned columns of the input the nested association filter chooses.
+
+    Planning rule: the median candidate of the grid (the filter picks one per run; on the demo
+    it chose 15 of 5-40 genes). ``top_genes`` k: k genes at ``_CHOSEN_GENE_WIDTH`` x the full
+    input's columns per gene;
+    ``top_k`` k: at most k columns (k SNPs, at most one component each); ``p_threshold`` p:
+    the SNPs expected below p under the null (p x ``n_snps``) at the full input's columns per
+    SNP. Never wider than the full input (``n_features`` columns).
+    """
+    widths = []
+    if grid.get("top_genes"):
+        per_gene = n_features / n_units if n_units else 1.0
+        widths.append(float(np.median(grid["top_genes"])) * _CHOSEN_GENE_WIDTH * per_gene)
+    if grid.get("top_k"):
+        widths.append(float(np.median(grid["top_k"])))
+    if grid.get("p_threshold"):
+        widths.append(float(np.median(grid["p_threshold"])) * n_features)
+    if not widths:
+        return n_features
+    return int(max(1, min(n_features, round(max(widths)))))
+
+
+def _plan_fits(config, n_seeds: int, n_candidates: int) -> tuple[int, int]:
+    """Fits of one model over all seeds: (validation-fold fits, refits on the whole training
+    part). Candidates x inner folds on the first seed (or on every seed), plus refits."""
     folds = 1 if config.validation == "holdout" else int(config.n_folds)
     per_search = n_candidates * folds
     refit = 0 if (config.validation == "holdout" and not config.holdout_refit) else 1
     if config.share_tuning:
-        return per_search + refit + (n_seeds - 1) * (folds + refit)
-    return n_seeds * (per_search + refit)
+        return per_search + (n_seeds - 1) * folds, n_seeds * refit
+    return n_seeds * per_search, n_seeds * refit
 
 
 def estimate_comparison(n_train: int, n_features: int, *, models, preset: str = "quick",
                         config=None, overrides: dict | None = None, n_snps: int = 0,
-                        association: str = "none") -> Estimate:
+                        association: str = "none", n_units: int | None = None) -> Estimate:
     """Expected time of :func:`genoapp.workflows.casecontrol.compare_models` on this machine.
 
     Parameters
@@ -220,7 +252,8 @@ def estimate_comparison(n_train: int, n_features: int, *, models, preset: str = 
     n_train : int
         Training samples (the fitting sets are upsampled to 1:1, about 1.2 x as many rows).
     n_features : int
-        Feature columns (with the nested filter: the largest candidate, e.g. 160 SNPs).
+        Feature columns of the full input (with the nested filter, the widest input it can
+        choose is planned from it: :func:`_nested_width`).
     models : sequence of str
         Model keys.
     preset : str
@@ -229,6 +262,9 @@ def estimate_comparison(n_train: int, n_features: int, *, models, preset: str = 
     n_snps : int
         QC'd SNPs (the PRS models and the nested association filter).
     association : {"none", "nested"}
+    n_units : int, optional
+        Genes (or windows) of the full input: the nested filter's ``top_genes`` candidates are
+        planned at this input's columns per gene.
 
     Returns
     -------
@@ -248,12 +284,13 @@ def estimate_comparison(n_train: int, n_features: int, *, models, preset: str = 
         inner = int(min(5, config.n_folds))
         per = _association_seconds(n_train, n_snps)
         parts["association filter"] = (n_cand * inner + 1) * per * (1 if config.share_tuning else n_seeds)
-        n_features = max(n_features, max(max(v) for v in grid.values()) if grid else n_features)
+        n_features = _nested_width(grid, n_features, n_snps, n_units)
     for spec in specs:
         grid_n = int(np.prod([len(v) for v in spec.grid.values()])) if spec.grid else 1
         if config.tuning == "none":
             grid_n = 1
-        fits = _plan_fits(config, n_seeds, grid_n)
+        fold_fits, refits = _plan_fits(config, n_seeds, grid_n)
+        fits = fold_fits + refits
         p = n_snps if spec.input == "snps" else n_features
         if spec.is_torch:
             params = {k: v for k, v in spec.params.items() if isinstance(v, int | float | str)}
@@ -262,9 +299,14 @@ def estimate_comparison(n_train: int, n_features: int, *, models, preset: str = 
             per = _torch_seconds_per_sample(f"{spec.factory.__module__}.{spec.factory.__name__}",
                                             max(1, p), tuple(sorted(params.items())))
             epochs = int(spec.params.get("epochs", 30))
+            refit_epochs = epochs
             if config.patience:
                 epochs = max(config.patience + 1, int(round(epochs * _EARLY_STOP_FRACTION)))
-            parts[spec.name] = fits * epochs * n_fit * per
+                refit_epochs = epochs - config.patience  # a refit runs to the best epoch only
+            # a validation fit trains on the fold's fitting part, a refit on all training rows
+            fold_rows = n_fit * (1.0 - 1.0 / max(2, int(config.n_folds)))
+            parts[spec.name] = (fold_fits * epochs * fold_rows
+                                + refits * refit_epochs * n_fit) * per
         elif spec.input == "snps":
             parts[spec.name] = fits * (_association_seconds(n_train, max(1, p)) + 0.5)
         else:
