@@ -36,6 +36,8 @@ _DIST = torch.distributed.is_available() and torch.distributed.is_gloo_available
 needs_gloo = pytest.mark.skipif(not _DIST, reason="torch.distributed with the gloo backend is "
                                                    "not available in this torch build")
 
+#: what a gloo process prints when a peer tears the group down under it (a race under load)
+_TEARDOWN_ABORT = "terminate called without an active exception"
 #: capsule network of the torchrun test (no dropout: each process would draw its own masks)
 CAPSULE = {"epochs": 3, "batch_size": 12, "dropout": 0.0, "learning_rate": 1e-3,
            "length_scale": 5.0, "device": "cpu", "random_state": 3}
@@ -151,6 +153,9 @@ def test_torchrun_cli_capsule_equals_the_single_process_reference(tmp_path):
            "--model", "capsule", "--params", json.dumps(params), "--out",
            str(tmp_path / "model.pt"), "--seed", str(CAPSULE["random_state"])]
     out = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
+    if out.returncode != 0 and _TEARDOWN_ABORT in out.stderr:  # the gloo race (_spawn_mlps)
+        out = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True,
+                             timeout=240)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "2 processes, backend gloo" in out.stderr and "epoch 3/3" in out.stderr
     assert out.stdout.count("model:") == 1  # process 0 only
