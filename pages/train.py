@@ -124,7 +124,7 @@ def _estimate():
                                    models=ss.get("models") or [], preset=ss.get("preset", "quick"),
                                    config=cfg, n_snps=int(qc["result"].G.shape[1]),
                                    association=ss.get("association", "nested"),
-                                   n_units=len(set(map(str, fs.feature_gene))),
+                                   n_units=fs.n_genes,
                                    overrides={"capsule": {"epochs": int(ss.get("epochs", 30))}})
 
 

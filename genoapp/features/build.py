@@ -161,6 +161,11 @@ class FeatureSet:
         return feature_input_name(self)
 
     @property
+    def n_genes(self) -> int:
+        """Genes (or windows) with at least one feature column (distinct ``feature_gene``)."""
+        return int(pd.unique(np.asarray(self.feature_gene, dtype=object)).size)
+
+    @property
     def y(self) -> np.ndarray | None:
         """0/1 labels of the rows (from the split), or None."""
         return None if self.split is None else np.asarray(self.split.y)

@@ -208,15 +208,14 @@ def _association_seconds(n: int, p: int) -> float:
 _CHOSEN_GENE_WIDTH = 2.0
 
 
-def _nested_width(grid: dict, n_features: int, n_snps: int, n_units: int | None) -> int:
+def _nested_width(grid: dict, n_features: int, n_units: int | None) -> int:
     """Planned columns of the input the nested association filter chooses.
 
     Planning rule: the median candidate of the grid (the filter picks one per run; on the demo
     it chose 15 of 5-40 genes). ``top_genes`` k: k genes at ``_CHOSEN_GENE_WIDTH`` x the full
-    input's columns per gene;
-    ``top_k`` k: at most k columns (k SNPs, at most one component each); ``p_threshold`` p:
-    the SNPs expected below p under the null (p x ``n_snps``) at the full input's columns per
-    SNP. Never wider than the full input (``n_features`` columns).
+    input's columns per gene (``n_features / n_units``); ``top_k`` k: at most k columns (k SNPs,
+    at most one component each); ``p_threshold`` p: the fraction p of the SNPs, expected below
+    p under the null, so about p x ``n_features`` columns. Never wider than the full input.
     """
     widths = []
     if grid.get("top_genes"):
@@ -284,7 +283,7 @@ def estimate_comparison(n_train: int, n_features: int, *, models, preset: str = 
         inner = int(min(5, config.n_folds))
         per = _association_seconds(n_train, n_snps)
         parts["association filter"] = (n_cand * inner + 1) * per * (1 if config.share_tuning else n_seeds)
-        n_features = _nested_width(grid, n_features, n_snps, n_units)
+        n_features = _nested_width(grid, n_features, n_units)
     for spec in specs:
         grid_n = int(np.prod([len(v) for v in spec.grid.values()])) if spec.grid else 1
         if config.tuning == "none":
